@@ -1,0 +1,40 @@
+"""The one place boto3 clients are made, so tests and the sandbox can point them elsewhere.
+
+Credentials and endpoint come from boto3's standard chain; `AWS_ENDPOINT_URL` (honoured natively
+by boto3) is how the sandbox account is reached. Nothing here knows about the sandbox.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Connection pool large enough for the per-region fan-out of a flow run.
+_CLIENT_CONFIG = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 5})
+_lock = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+def client(service: str, region: str, *, config: Config | None = None) -> Any:
+    """Return a boto3 client for one service in one region (clients are thread-safe; sessions are not)."""
+    with _lock:  # boto3.Session.client is not thread-safe; the clients it returns are
+        return _session().client(service, region_name=region, config=config or _CLIENT_CONFIG)
+
+
+def resource(service: str, region: str) -> Any:
+    """Return a boto3 resource (used only where its batch helpers are clearer than the client)."""
+    with _lock:
+        return _session().resource(service, region_name=region, config=_CLIENT_CONFIG)
+
+
+def reset_clients() -> None:
+    """Forget the cached session, so a changed environment (a test's endpoint) takes effect."""
+    _session.cache_clear()

@@ -1,0 +1,85 @@
+"""What every `oaktree` command shares: one-line errors with exit code 2, and `--json` output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+
+from oaktree.config import ConfigError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary.")]
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command cannot run with what it was given; the message is one line for the operator."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(summary: Any) -> str:
+    """Return a summary as JSON (datetimes as ISO strings)."""
+    return json.dumps(summary, default=_json_default, sort_keys=True)
+
+
+def emit(summary: dict[str, Any], *, as_json: bool, human: Callable[[dict[str, Any]], str] | None = None) -> None:
+    """Print a command's result: JSON on stdout with --json, else a readable rendering."""
+    if as_json:
+        typer.echo(to_json(summary))
+    elif human is not None:
+        typer.echo(human(summary))
+    else:
+        for key, value in summary.items():
+            typer.echo(f"{key}: {to_json(value) if isinstance(value, dict | list) else value}")
+
+
+def fail(message: str) -> None:
+    """Print one line to stderr and exit 2."""
+    typer.echo(f"oaktree: error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn configuration and connectivity errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, UsageError) as exc:
+            fail(str(exc))
+        except EndpointConnectionError as exc:
+            fail(f"cannot reach the AWS endpoint ({exc.kwargs.get('endpoint_url', 'unknown')})")
+        except NoCredentialsError:
+            fail("no AWS credentials found (standard chain: env, profile, instance role)")
+        except NoRegionError:
+            fail("no AWS region configured")
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def stdin_secret() -> str:
+    """Read one secret line from standard input (never from argv, which `ps` shows)."""
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")

@@ -1,0 +1,145 @@
+"""The one settings class: every knob of OakTree, read from `OAKTREE_*` environment variables."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+
+import botocore.session
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """A configuration value is unusable; the message is one line meant for the operator."""
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Return every region name botocore knows for the services OakTree reads."""
+    session = botocore.session.get_session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("ec2", partition_name=partition))
+    return frozenset(regions)
+
+
+class Settings(BaseSettings):
+    """OakTree configuration. AWS credentials and endpoint come from boto3's standard chain."""
+
+    model_config = SettingsConfigDict(env_prefix="OAKTREE_", extra="ignore")
+
+    # "sandbox" allows developer conveniences (a generated JWT secret); "production" refuses them.
+    mode: Literal["sandbox", "production"] = "sandbox"
+    regions: Annotated[tuple[str, ...], NoDecode] = ("ap-southeast-1", "us-east-1")
+    data_dir: Path = Path(".oaktree")
+    database_url: str | None = None
+    # Region holding OakTree's own DynamoDB tables; defaults to the first monitored region.
+    home_region: str | None = None
+    metrics_table: str = "oaktree-metrics"
+    events_table: str = "oaktree-events"
+
+    # Collection (issue 3): CloudWatch's 1-minute data lives 15 days, so raw items expire with it.
+    raw_ttl_days: int = Field(default=15, ge=1)
+    settling_overlap_minutes: int = Field(default=3, ge=0)
+    backfill_lookback_minutes: int = Field(default=180, ge=1)
+
+    # Auth (issue 4).
+    jwt_secret: SecretStr | None = None
+    jwt_secret_arn: str | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_ttl_hours: int = Field(default=24, ge=1)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    lockout_attempts: int = Field(default=5, ge=1)
+    lockout_window_minutes: int = Field(default=15, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+
+    # Sandbox AWS account.
+    sandbox_port: int = Field(default=5055, ge=1, le=65535)
+    sandbox_seed: int = 42
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one region is required")
+        unknown = [region for region in value if region not in known_regions()]
+        if unknown:
+            raise ValueError(f"unknown AWS region(s): {', '.join(unknown)}")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("database_url")
+    @classmethod
+    def _parsable_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"cannot parse database URL ({exc})") from None
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError("database URL must be sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.mode == "production":
+            if self.bcrypt_rounds < 12:
+                raise ValueError("bcrypt_rounds below 12 is allowed only in sandbox mode")
+            if self.jwt_secret is None and self.jwt_secret_arn is None:
+                raise ValueError("production mode needs OAKTREE_JWT_SECRET or OAKTREE_JWT_SECRET_ARN")
+        return self
+
+    @property
+    def storage_region(self) -> str:
+        """Return the region of OakTree's own DynamoDB tables."""
+        return self.home_region or self.regions[0]
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Return the application database URL; the embedded default is SQLite in the data dir."""
+        if self.database_url:
+            url = make_url(self.database_url)
+            if url.drivername == "postgresql":  # plain postgresql:// would pick psycopg2
+                url = url.set(drivername="postgresql+psycopg")
+            return url.render_as_string(hide_password=False)
+        return f"sqlite:///{(self.data_dir / 'oaktree.db').resolve()}"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        """Return the folder of the warehouse's Parquet files (moves to S3 unchanged)."""
+        return self.data_dir / "warehouse"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """Return the analyst-facing DuckDB file holding views over the Parquet files."""
+        return self.data_dir / "warehouse.duckdb"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning validation errors into one-line ConfigErrors."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"OAKTREE_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once on first use (never at import time)."""
+    return load_settings()

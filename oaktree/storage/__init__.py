@@ -1,0 +1,1 @@
+"""OakTree's own stores in AWS: the DynamoDB metrics and events tables."""
