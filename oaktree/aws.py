@@ -35,6 +35,20 @@ def resource(service: str, region: str) -> Any:
         return _session().resource(service, region_name=region, config=_CLIENT_CONFIG)
 
 
+def check_reachable(region: str) -> None:
+    """Fail fast (EndpointConnectionError, NoCredentialsError) when AWS cannot be reached at all.
+
+    STS GetCallerIdentity needs no permission, so it tests the endpoint and the credentials only.
+    """
+    quick = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
+    client("sts", region, config=quick).get_caller_identity()
+
+
+def add_event_handler(event_name: str, handler: Any) -> None:
+    """Register a botocore event handler on the shared session (clients made afterwards see it)."""
+    _session().events.register(event_name, handler)
+
+
 def reset_clients() -> None:
     """Forget the cached session, so a changed environment (a test's endpoint) takes effect."""
     _session.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,13 @@ from moto import mock_aws
 from oaktree import aws as aws_clients
 from oaktree import config
 from oaktree.config import Settings, load_settings
+from oaktree.storage.tables import ensure_tables
+from tests.fleet import REGIONS, Fleet, make_fleet
+
+# Prefect: no telemetry on a closed network, and a home of our own (not ~/.prefect).
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="oaktree-prefect-"))
 
 PG_ADMIN_DSN = os.environ.get("OAKTREE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -62,3 +70,26 @@ def pg_url() -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def discovery_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for two regions with OakTree's own tables in the first."""
+    monkeypatch.setenv("OAKTREE_REGIONS", ",".join(REGIONS))
+    return load_settings()
+
+
+@pytest.fixture
+def fleet(aws: None, discovery_settings: Settings) -> Iterator[Fleet]:
+    """Create OakTree's tables and a fleet (14 instances, 2 clusters x 6 services, 2 tables) per region."""
+    ensure_tables(
+        metrics_table=discovery_settings.metrics_table,
+        events_table=discovery_settings.events_table,
+        region=discovery_settings.storage_region,
+    )
+    made = Fleet({}, {}, {}, {})
+    for region in REGIONS:
+        ids, tagged, services, tables = make_fleet(region, instances=14, services=6)
+        made.instances[region], made.tagged[region] = ids, tagged
+        made.services[region], made.tables[region] = services, tables
+    yield made

@@ -1,0 +1,49 @@
+# OakTree: `make demo` runs the pipeline on a local sandbox AWS account; `make test` runs the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# pip --user puts uv in ~/.local/bin, which is not always on PATH.
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV = uv
+PREFECT_PORT ?= 4200
+PREFECT_HOME ?= $(CURDIR)/.oaktree/prefect
+export PREFECT_HOME
+
+.PHONY: help uv venv lint format test test-fast demo demo-once bench services infra-validate clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+uv: ## Install uv if it is missing
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+venv: uv ## Create or refresh .venv exactly from uv.lock
+	@$(UV) sync --frozen --quiet
+
+services: ## Start (installing if needed) PostgreSQL for the tests
+	@scripts/ensure-services.sh
+
+lint: venv ## ruff lint and format check
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: venv ## Apply ruff's formatting and safe fixes
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+test: venv services lint ## Lint, then run every test against real PostgreSQL, moto and loopback servers
+	$(UV) run --frozen pytest
+
+demo: venv ## Start a Prefect server and run the pipeline on the sandbox account, serving the schedules
+	@scripts/demo.sh
+
+demo-once: venv ## Run the whole pipeline once on a fresh sandbox and print a JSON summary
+	$(UV) run --frozen oaktree demo --once --json
+
+bench: venv ## Run the benchmarks and print their tables
+	$(UV) run --frozen python -m benchmarks
+
+infra-validate: ## terraform fmt/validate and checkov on infra/
+	@scripts/validate-infra.sh
+
+clean: ## Remove the embedded state (.oaktree) and caches
+	rm -rf .oaktree .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Resource discovery: the per-service AWS APIs -> the inventory, and changes -> events."""
