@@ -17,11 +17,17 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+@app.callback()
+def _configure() -> None:
+    """OakTree: discovery, CloudWatch collection, warehouse and alerts for an AWS estate."""
+    configure_logging(os.environ.get("OAKTREE_LOG_LEVEL", "INFO"))
+
+
 for module in (core_commands, sandbox_commands, collection_commands, auth_commands):
     module.register(app)
 
 
 def main() -> None:
     """Entry point of the `oaktree` console script."""
-    configure_logging(os.environ.get("OAKTREE_LOG_LEVEL", "INFO"))
     app()

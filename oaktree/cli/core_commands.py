@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Annotated, Any
 
 import typer
 
 from oaktree import aws
-from oaktree.cli.common import JsonOption, emit, one_line_errors
+from oaktree.cli.common import JsonOption, emit, one_line_errors, to_json
 from oaktree.config import get_settings
+from oaktree.demo import run_pipeline, use_fresh_demo_dir
 from oaktree.discovery.pipeline import discover_all
 from oaktree.storage.tables import ensure_tables
 
@@ -37,6 +39,33 @@ def _discovery_text(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _demo_text(summary: dict[str, Any]) -> str:
+    discovery, collection = summary["discovery"], summary["collection"]
+    lines = [
+        f"sandbox AWS endpoint: {summary['sandbox']['endpoint_url']}",
+        f"discovered {discovery['resources_total']} resources, {discovery['events_written']} events written",
+        f"collected: {to_json(collection.get('datapoints_stored', {}))}; "
+        f"API calls: {to_json(collection.get('api_calls', {}))}",
+        f"warehouse (open read-only from a notebook): {summary['warehouse_path']}",
+    ]
+    lines.extend(
+        f"demo login: {user['username']} / {user['password']} ({user['role']})"
+        for user in summary["users"]["demo_users"]
+    )
+    return "\n".join(lines)
+
+
+def _where_to_look() -> str:
+    api_url = os.environ.get("PREFECT_API_URL", "")
+    ui_url = api_url.removesuffix("/api") if api_url else "(temporary Prefect server: set PREFECT_API_URL)"
+    return "\n".join(
+        [
+            f"Prefect UI (run history, schedules): {ui_url}",
+            "Serving the discovery, collection, rollup and retention schedules; Ctrl-C stops the demo.",
+        ]
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the foundation commands to the app."""
 
@@ -56,3 +85,40 @@ def register(app: typer.Typer) -> None:
         emit(report.to_dict(), as_json=as_json, human=_discovery_text)
         if report.failures:
             raise typer.Exit(1)
+
+    @app.command()
+    @one_line_errors
+    def demo(
+        once: Annotated[bool, typer.Option("--once", help="Run the pipeline once, print, and exit.")] = False,
+        port: Annotated[int | None, typer.Option(help="Sandbox port (default OAKTREE_SANDBOX_PORT).")] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Start a fresh sandbox AWS account and run the whole pipeline on it (then keep serving)."""
+        from oaktree.sandbox.server import start_sandbox
+
+        settings = use_fresh_demo_dir(get_settings())
+        if port is None:
+            port = 0 if once else settings.sandbox_port  # a one-shot run takes any free port
+        sandbox = start_sandbox(
+            port=port, regions=settings.regions, seed=settings.sandbox_seed, settings=settings, live=not once
+        )
+        try:
+            summary = run_pipeline(settings)
+            summary["sandbox"] = sandbox.summary()
+            emit(summary, as_json=as_json, human=_demo_text)
+            if once:
+                return
+            typer.echo(_where_to_look(), err=as_json)
+            from flows.serve import serve_all  # the entry layer may import Prefect; oaktree/ does not
+
+            serve_all()
+        finally:
+            sandbox.stop()
+
+    @app.command()
+    @one_line_errors
+    def serve() -> None:
+        """Serve every deployment in prefect.yaml with its schedule from this process."""
+        from flows.serve import serve_all
+
+        serve_all()

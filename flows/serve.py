@@ -1,0 +1,59 @@
+"""Serve every deployment of `prefect.yaml` from this process (no work pool or worker needed).
+
+The deployments and their schedules are read from `prefect.yaml`, so the cadences live in one
+place whether they run under `oaktree serve` or on a work pool's workers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect import Flow, serve
+from prefect.deployments.runner import RunnerDeployment
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
+
+
+def _load_flow(entrypoint: str) -> Flow:
+    path, _, name = entrypoint.partition(":")
+    module_name = "flows." + Path(path).stem
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, PROJECT_DIR / path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def _schedule_kwargs(schedules: list[dict[str, Any]]) -> dict[str, Any]:
+    intervals = [s["interval"] for s in schedules if "interval" in s]
+    crons = [s["cron"] for s in schedules if "cron" in s]
+    return {"interval": intervals or None, "cron": crons or None}
+
+
+def load_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
+    """Return a runner deployment for each deployment declared in prefect.yaml."""
+    declared = yaml.safe_load(path.read_text())["deployments"]
+    return [
+        _load_flow(spec["entrypoint"]).to_deployment(
+            name=spec["name"],
+            description=spec.get("description"),
+            tags=spec.get("tags"),
+            parameters=spec.get("parameters"),
+            concurrency_limit=spec.get("concurrency_limit"),
+            **_schedule_kwargs(spec.get("schedules", [])),
+        )
+        for spec in declared
+    ]
+
+
+def serve_all() -> None:
+    """Serve every deployment until interrupted."""
+    serve(*load_deployments())
