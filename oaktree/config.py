@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     raw_ttl_days: int = Field(default=15, ge=1)
     settling_overlap_minutes: int = Field(default=3, ge=0)
     backfill_lookback_minutes: int = Field(default=180, ge=1)
+    # Collection (issue 3): request budgets per (region, API) for one process. GetMetricData's quota is
+    # 50 TPS per account and region; staying below it leaves room for consoles and other tools.
+    getmetricdata_tps: float = Field(default=40.0, gt=0)
+    dynamodb_write_tps: float = Field(default=1000.0, gt=0)
+    dynamodb_read_tps: float = Field(default=1000.0, gt=0)
+    # Collection (issue 3): attempts per API call when throttled (ThrottlingException, 429, 5xx).
+    collection_max_attempts: int = Field(default=6, ge=1)
+    # Collection (issue 3): GetMetricData batches fetched in parallel within one region.
+    collection_threads: int = Field(default=4, ge=1, le=32)
 
     # Auth (issue 4).
     jwt_secret: SecretStr | None = None
@@ -56,6 +65,27 @@ class Settings(BaseSettings):
     lockout_attempts: int = Field(default=5, ge=1)
     lockout_window_minutes: int = Field(default=15, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    # Auth (issue 4): a password-reset token is single use and expires after this long.
+    password_reset_ttl_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # Auth (issue 4): the dashboard page that accepts a reset token (sent as `?token=...`); without it
+    # the email carries the bare token.
+    password_reset_url: str | None = None
+
+    # Email channel (issue 4; the alerting issue reuses it). No host: sandbox logs instead of sending.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_sender: str = "OakTree <oaktree@localhost>"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Warehouse (issue 3): days each resolution is kept; the defaults mirror CloudWatch's own retention
+    # (1-minute 15 days, 5-minute 63 days, 1-hour 455 days) plus five years of daily buckets.
+    warehouse_retention_1m_days: int = Field(default=15, ge=1)
+    warehouse_retention_5m_days: int = Field(default=63, ge=1)
+    warehouse_retention_1h_days: int = Field(default=455, ge=1)
+    warehouse_retention_1d_days: int = Field(default=1825, ge=1)
 
     # Sandbox AWS account.
     sandbox_port: int = Field(default=5055, ge=1, le=65535)

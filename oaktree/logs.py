@@ -8,7 +8,17 @@ import sys
 import structlog
 
 # Libraries that log every request at INFO would drown OakTree's own lines.
-_NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "moto", "werkzeug", "s3transfer", "aiosmtpd", "mail.log")
+_NOISY_LOGGERS = (
+    "botocore",
+    "boto3",
+    "urllib3",
+    "moto",
+    "werkzeug",
+    "s3transfer",
+    "aiosmtpd",
+    "mail.log",
+    "alembic.runtime.migration",
+)
 
 
 class _CurrentStderrHandler(logging.StreamHandler):
