@@ -6,7 +6,13 @@ import os
 
 import typer
 
-from oaktree.cli import auth_commands, collection_commands, core_commands, sandbox_commands
+from oaktree.cli import (
+    auth_commands,
+    collection_commands,
+    core_commands,
+    sandbox_commands,
+    warehouse_commands,
+)
 from oaktree.logs import configure_logging
 
 app = typer.Typer(
@@ -24,7 +30,7 @@ def _configure() -> None:
     configure_logging(os.environ.get("OAKTREE_LOG_LEVEL", "INFO"))
 
 
-for module in (core_commands, sandbox_commands, collection_commands, auth_commands):
+for module in (core_commands, sandbox_commands, collection_commands, warehouse_commands, auth_commands):
     module.register(app)
 
 

@@ -42,7 +42,9 @@ def to_json(summary: Any) -> str:
     return json.dumps(summary, default=_json_default, sort_keys=True)
 
 
-def emit(summary: dict[str, Any], *, as_json: bool, human: Callable[[dict[str, Any]], str] | None = None) -> None:
+def emit(
+    summary: dict[str, Any], *, as_json: bool, human: Callable[[dict[str, Any]], str] | None = None
+) -> None:
     """Print a command's result: JSON on stdout with --json, else a readable rendering."""
     if as_json:
         typer.echo(to_json(summary))

@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +24,7 @@ from oaktree.discovery.changes import InventoryEvent
 from oaktree.inventory import Resource
 from oaktree.storage import tables
 from oaktree.storage.batch_writer import WriteStats, write_items
-from oaktree.warehouse import layout
+from oaktree.warehouse import files, layout
 
 _TS = pa.timestamp("ms", tz="UTC")
 
@@ -70,23 +68,10 @@ EVENT_SCHEMA = pa.schema(
 )
 
 
-def write_parquet_atomically(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp_name)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def load_inventory(settings: Settings) -> list[Resource]:
     """Return the inventory of the last discovery run (empty before the first)."""
-    path = layout.inventory_file(settings.warehouse_dir)
-    if not path.exists():
+    path = layout.newest_version(layout.inventory_dir(settings.warehouse_dir))
+    if path is None:
         return []
     records = pq.read_table(path).to_pylist()
     for record in records:
@@ -95,13 +80,19 @@ def load_inventory(settings: Settings) -> list[Resource]:
 
 
 def save_inventory(settings: Settings, resources: list[Resource]) -> Path:
-    """Replace the inventory snapshot with `resources`; return the file written."""
+    """Write `resources` as the newest inventory snapshot; return the file written.
+
+    Snapshots are new files, never rewritten in place (a DuckDB reader re-opens files by path
+    while it scans); the `resources` view reads the newest, and old ones are pruned after a grace.
+    """
     rows = [resource.to_record() for resource in resources]
     for row in rows:
         row["tags"] = list(row["tags"].items())
     table = pa.Table.from_pylist(rows, schema=INVENTORY_SCHEMA)
-    path = layout.inventory_file(settings.warehouse_dir)
-    write_parquet_atomically(table, path)
+    directory = layout.inventory_dir(settings.warehouse_dir)
+    with files.locked(layout.lock_dir(settings.warehouse_dir) / "inventory.lock"):
+        path = files.write_version(table, directory)
+        files.prune_superseded(directory)
     return path
 
 
@@ -157,7 +148,7 @@ def _write_events_to_warehouse(settings: Settings, events: list[InventoryEvent])
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{events[0].event_id[:8]}"
     for day, rows in by_date.items():
         path = layout.events_dir(settings.warehouse_dir) / f"date={day}" / f"{run_id}.parquet"
-        write_parquet_atomically(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), path)
+        files.replace_parquet(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), path)
 
 
 def read_events(settings: Settings, resource_id: str) -> list[dict[str, Any]]:

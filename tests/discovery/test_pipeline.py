@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -20,6 +21,7 @@ from oaktree.discovery.changes import EventType
 from oaktree.discovery.pipeline import discover_all
 from oaktree.inventory import ResourceType
 from oaktree.warehouse import layout
+from oaktree.warehouse.views import ensure_warehouse
 from tests.fleet import REGIONS, Fleet
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -193,6 +195,12 @@ def test_changes_become_events_in_dynamodb_and_warehouse(fleet: Fleet, discovery
 
     warehouse_events = pq.read_table(layout.events_dir(discovery_settings.warehouse_dir)).to_pylist()
     assert len(warehouse_events) == len(first.events) + 3
+    # The `resources` view shows the newest snapshot only: the terminated instance is not in it.
+    with duckdb.connect(str(ensure_warehouse(discovery_settings)), read_only=True) as warehouse:
+        rows = warehouse.execute("select resource_id, state from resources").fetchall()
+    assert len(rows) == len(second.resources)
+    assert terminated not in {resource_id for resource_id, _ in rows}
+    assert (stopped, "stopped") in rows
 
     # first_seen survives, last_seen moves; an unchanged third run writes nothing.
     resource = next(r for r in second.resources if r.resource_id == stopped)
