@@ -43,7 +43,7 @@ bench: venv ## Run the benchmarks and print their tables
 	$(UV) run --frozen python -m benchmarks
 
 infra-validate: ## terraform fmt/validate and checkov on infra/
-	@scripts/validate-infra.sh
+	@infra/validate.sh
 
 clean: ## Remove the embedded state (.oaktree) and caches
 	rm -rf .oaktree .pytest_cache .ruff_cache

@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from oaktree import config
+from oaktree.auth.demo import ensure_demo_users
+from oaktree.collection.pipeline import collect_once
 from oaktree.config import Settings
+from oaktree.db import upgrade
+from oaktree.discovery.pipeline import discover_all
 from oaktree.logs import get_logger
+from oaktree.warehouse.rollups import rollup
+from oaktree.warehouse.views import ensure_warehouse
 
 log = get_logger(__name__)
 
@@ -48,36 +54,25 @@ class Step:
 
 
 def _bootstrap(settings: Settings) -> dict[str, Any]:
-    from oaktree.warehouse.views import ensure_warehouse
-
     return {"warehouse": str(ensure_warehouse(settings))}
 
 
 def _discover(settings: Settings) -> dict[str, Any]:
-    from oaktree.discovery.pipeline import discover_all
-
     summary = discover_all(settings).to_dict()
     summary.pop("resources")  # the per-resource list is `oaktree discover --json`'s job
     return summary
 
 
 def _collect(settings: Settings) -> dict[str, Any]:
-    from oaktree.collection.pipeline import collect_once
-
     return collect_once(settings=settings).to_dict()
 
 
 def _rollup(settings: Settings) -> dict[str, Any]:
-    from oaktree.warehouse.rollups import rollup
-
     return rollup(settings.warehouse_dir).to_dict()
 
 
 def _users(settings: Settings) -> dict[str, Any]:
-    from oaktree.auth.demo import ensure_demo_users
-    from oaktree.db import upgrade_database
-
-    upgrade_database(settings)
+    upgrade(settings.sqlalchemy_url)
     return {"demo_users": ensure_demo_users(settings=settings)}
 
 

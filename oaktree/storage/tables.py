@@ -1,6 +1,6 @@
 """The DynamoDB tables OakTree owns, defined once.
 
-`oaktree bootstrap` creates them from these definitions; `infra/dynamodb.tf` declares the same
+`oaktree bootstrap` creates them from these definitions; `infra/data.tf` declares the same
 keys for production (a test compares the two).
 
 Keys differ from the seed document on purpose (see README, "Data model"):
