@@ -7,6 +7,8 @@ UV = uv
 PREFECT_PORT ?= 4200
 PREFECT_HOME ?= $(CURDIR)/.oaktree/prefect
 export PREFECT_HOME
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
 
 .PHONY: help uv venv lint format test test-fast demo demo-once bench services infra-validate clean
 

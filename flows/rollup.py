@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from oaktree.config import get_settings
 from oaktree.warehouse.retention import RetentionReport, apply_retention, retention_days
-from oaktree.warehouse.rollups import RollupReport, rollup
+from oaktree.warehouse.rollups import RollupReport, rollup_warehouse
 from oaktree.warehouse.views import ensure_warehouse
 
 
@@ -26,13 +26,7 @@ def ensure_warehouse_task() -> str:
 @task(retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
 def rollup_task(since: datetime | None) -> RollupReport:
     """Recompute the buckets touched by new or changed 1-minute points."""
-    settings = get_settings()
-    return rollup(
-        settings.warehouse_dir,
-        since=since,
-        now=datetime.now(UTC),
-        raw_retention_days=settings.warehouse_retention_1m_days,
-    )
+    return rollup_warehouse(get_settings(), since=since)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)

@@ -13,7 +13,11 @@ from typing import Any
 
 import yaml
 from prefect import Flow, serve
+from prefect.client.orchestration import get_client
 from prefect.deployments.runner import RunnerDeployment
+
+from flows.collect import region_limit_name
+from oaktree.config import get_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
@@ -54,6 +58,14 @@ def load_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
     ]
 
 
+def ensure_region_limits(regions: list[str]) -> None:
+    """Create (or reset to 1) the per-region GetMetricData concurrency limit of each region."""
+    with get_client(sync_client=True) as client:
+        for region in regions:
+            client.upsert_global_concurrency_limit_by_name(region_limit_name(region), limit=1)
+
+
 def serve_all() -> None:
-    """Serve every deployment until interrupted."""
+    """Create the per-region concurrency limits, then serve every deployment until interrupted."""
+    ensure_region_limits(list(get_settings().regions))
     serve(*load_deployments())

@@ -22,7 +22,7 @@ from oaktree.config import Settings
 from oaktree.db import upgrade
 from oaktree.discovery.pipeline import discover_all
 from oaktree.logs import get_logger
-from oaktree.warehouse.rollups import rollup
+from oaktree.warehouse.rollups import rollup_warehouse
 from oaktree.warehouse.views import ensure_warehouse
 
 log = get_logger(__name__)
@@ -68,7 +68,7 @@ def _collect(settings: Settings) -> dict[str, Any]:
 
 
 def _rollup(settings: Settings) -> dict[str, Any]:
-    return rollup(settings.warehouse_dir).to_dict()
+    return rollup_warehouse(settings).to_dict()
 
 
 def _users(settings: Settings) -> dict[str, Any]:

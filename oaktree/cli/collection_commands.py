@@ -28,7 +28,7 @@ def _human(summary: dict[str, Any]) -> str:
         f"partial results: {summary['partial_results']}  incomplete series: {summary['incomplete_series']}",
         "lag: " + ("-" if summary["lag_seconds"] is None else f"{summary['lag_seconds']:.0f} s"),
     ]
-    lines.extend(f"FAILED {region}: {reason}" for region, reason in summary["failed_regions"].items())
+    lines.extend(f"FAILED {failed['region']}: {failed['reason']}" for failed in summary["failed_regions"])
     return "\n".join(lines)
 
 
@@ -84,10 +84,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Bring the warehouse's 5-minute, hourly and daily rollups up to date with the 1-minute points."""
-        from oaktree.warehouse.rollups import rollup as run_rollup
+        from oaktree.warehouse.rollups import rollup_warehouse
 
-        settings = get_settings()
-        report = run_rollup(
-            settings.warehouse_dir, since=_parse_since(since), raw_retention_days=settings.raw_ttl_days
-        )
+        report = rollup_warehouse(get_settings(), since=_parse_since(since))
         emit(report.to_dict(), as_json=as_json)

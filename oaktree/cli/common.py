@@ -76,6 +76,9 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             fail("no AWS credentials found (standard chain: env, profile, instance role)")
         except NoRegionError:
             fail("no AWS region configured")
+        except OSError as exc:  # disk full, permission denied on the data dir: not a bug, not config
+            typer.echo(f"oaktree: error: {exc}", err=True)
+            raise typer.Exit(1) from None
         raise AssertionError("unreachable")
 
     return wrapper

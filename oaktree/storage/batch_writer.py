@@ -50,8 +50,9 @@ def _batches(
 ) -> Iterator[list[Item]]:
     """Yield batches of up to 25 items with unique keys; a later item with the same key wins."""
     batch: dict[tuple[str, ...], Item] = {}
+    partition_key, sort_key = key_attributes
     for item in items:
-        key = tuple(next(iter(item[name].values())) for name in key_attributes)
+        key = (*item[partition_key].values(), *item[sort_key].values())
         if key in batch:
             stats.duplicates_dropped += 1
         elif len(batch) == BATCH_WRITE_LIMIT:

@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from oaktree.config import Settings
 from oaktree.logs import get_logger
 from oaktree.warehouse import layout
 from oaktree.warehouse.files import locked, partition_lock, prune_superseded, write_version
@@ -275,3 +276,13 @@ def _upsert_fresh(
             write_version(merged.cast(ROLLUP_SCHEMA), partition.directory)
         report.partitions_written += 1
     report.buckets[resolution.value] += int(connection.execute("SELECT count(*) FROM fresh").fetchall()[0][0])
+
+
+def rollup_warehouse(settings: Settings, *, since: datetime | None = None) -> RollupReport:
+    """Run `rollup` on the configured warehouse with the configured 1-minute retention."""
+    return rollup(
+        settings.warehouse_dir,
+        since=since,
+        now=datetime.now(UTC),
+        raw_retention_days=settings.warehouse_retention_1m_days,
+    )

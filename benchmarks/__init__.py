@@ -1,0 +1,1 @@
+"""OakTree's benchmarks: each prints markdown tables of ratios measured side by side in one run."""

@@ -1,0 +1,33 @@
+"""`make bench`: run every benchmark in turn, after a line naming the machine it ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+
+from benchmarks import bench_collection, bench_rollups
+
+
+def machine() -> str:
+    """Return a one-line description of this machine: CPU, cores, memory, Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory_gib:.0f} GiB, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+if __name__ == "__main__":
+    print(f"# OakTree benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\nMachine: {machine()}\n")
+    bench_collection.main(sys.argv[1:])
+    print()
+    sys.argv = sys.argv[:1]
+    bench_rollups.main()

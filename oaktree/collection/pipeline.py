@@ -1,0 +1,396 @@
+"""One collection run: plan from watermarks, read CloudWatch in full batches, store, move watermarks.
+
+Order of writes per batch, which is what makes restarts and retries safe:
+1. the points go to DynamoDB (idempotent: one key per point),
+2. then to the warehouse (`write_points` is an idempotent upsert),
+3. only then the series' watermarks move to the end of the window.
+A crash anywhere before 3 leaves the watermark where it was: the next run reads the same window
+again and overwrites the same keys. Nothing is lost and nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from botocore.exceptions import BotoCoreError, ClientError
+
+from oaktree.collection.api_calls import ApiCounters, CountedDynamoDB, RetryingCaller, single_attempt_client
+from oaktree.collection.cloudwatch import BatchResult, fetch_batch, points_table
+from oaktree.collection.planning import MetricBatch, Series, epoch_ms, pack_batches, plan_windows, series_of
+from oaktree.collection.ratelimit import limiter_for
+from oaktree.config import Settings
+from oaktree.inventory import Resource
+from oaktree.logs import get_logger
+from oaktree.storage import metrics_store
+from oaktree.storage.batch_writer import UnwrittenItemsError, WriteStats, write_items
+
+log = get_logger(__name__)
+
+WarehouseWriter = Callable[[pa.Table], int]
+
+# Points held before they are flushed to the warehouse (and watermarks moved): bounds memory
+# during a large backfill (about 70 MB of Python lists per million points) while keeping
+# warehouse writes few, since each flush rewrites the hour partitions it touches.
+WAREHOUSE_FLUSH_ROWS = 1_000_000
+
+# The isolation boundary of one batch (and of one region in `collect_once`): AWS errors after
+# retries, an endpoint that is down, DynamoDB items still unprocessed after the writer's retries.
+COLLECTION_ERRORS = (ClientError, BotoCoreError, UnwrittenItemsError)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclasses.dataclass
+class RegionReport:
+    """What one region's collection did."""
+
+    region: str
+    series: int = 0
+    batches: int = 0
+    datapoints_dynamodb: int = 0
+    datapoints_warehouse: int = 0
+    partial_results: int = 0
+    incomplete_series: int = 0
+    newest_point_ms: int | None = None
+    failed_batches: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+    counters: ApiCounters = dataclasses.field(default_factory=ApiCounters)
+    writes: WriteStats = dataclasses.field(default_factory=WriteStats)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or bool(self.failed_batches)
+
+    @property
+    def failure_reason(self) -> str | None:
+        if self.error:
+            return self.error
+        if self.failed_batches:
+            return f"{len(self.failed_batches)} of {self.batches} batch(es) failed: {self.failed_batches[0]}"
+        return None
+
+    def to_dict(self, now_ms: int) -> dict[str, Any]:
+        """Return the region's counts as JSON-ready values."""
+        counts = self.counters.to_dict()
+        return {
+            "series": self.series,
+            "batches": self.batches,
+            "datapoints_stored": {
+                "dynamodb": self.datapoints_dynamodb,
+                "warehouse": self.datapoints_warehouse,
+            },
+            "api_calls": counts["calls"],
+            "throttles": counts["throttles"],
+            "server_errors": counts["server_errors"],
+            "partial_results": self.partial_results,
+            "incomplete_series": self.incomplete_series,
+            "duplicates_dropped": self.writes.duplicates_dropped,
+            "unprocessed_retries": self.writes.unprocessed_retries,
+            "lag_seconds": None if self.newest_point_ms is None else (now_ms - self.newest_point_ms) / 1000,
+            "error": self.failure_reason,
+        }
+
+
+class RegionCollectionFailed(RuntimeError):
+    """Some of a region's batches failed; the rest were stored. Carries the region's report."""
+
+    def __init__(self, report: RegionReport) -> None:
+        super().__init__(f"collection in {report.region} failed: {report.failure_reason}")
+        self.report = report
+
+
+@dataclasses.dataclass
+class CollectionReport:
+    """The outcome of a collection run across regions."""
+
+    collected_at: datetime
+    regions: list[RegionReport]
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(report, name) for report in self.regions)
+
+    def _merged_counters(self) -> dict[str, dict[str, int]]:
+        merged = ApiCounters()
+        for report in self.regions:
+            merged.add(report.counters)
+        return merged.to_dict()
+
+    @property
+    def lag_seconds(self) -> float | None:
+        """Return now minus the newest point stored by this run (None if nothing was stored)."""
+        newest = [r.newest_point_ms for r in self.regions if r.newest_point_ms is not None]
+        return (epoch_ms(self.collected_at) - max(newest)) / 1000 if newest else None
+
+    @property
+    def failed_regions(self) -> list[dict[str, str]]:
+        """Return each failed region with the reason, in the order regions were given."""
+        return [{"region": r.region, "reason": r.failure_reason or ""} for r in self.regions if r.failed]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary: totals, API calls per operation, failures, per-region detail."""
+        counts = self._merged_counters()
+        now_ms = epoch_ms(self.collected_at)
+        return {
+            "collected_at": self.collected_at,
+            "series": self._sum("series"),
+            "batches": self._sum("batches"),
+            "datapoints_stored": {
+                "dynamodb": self._sum("datapoints_dynamodb"),
+                "warehouse": self._sum("datapoints_warehouse"),
+            },
+            "api_calls": counts["calls"],
+            "throttles": counts["throttles"],
+            "server_errors": counts["server_errors"],
+            "partial_results": self._sum("partial_results"),
+            "incomplete_series": self._sum("incomplete_series"),
+            "lag_seconds": self.lag_seconds,
+            "failed_regions": self.failed_regions,
+            "regions": {report.region: report.to_dict(now_ms) for report in self.regions},
+        }
+
+    def to_markdown(self) -> str:
+        """Return the run as a markdown table, one row per region and a total (the flow's artifact)."""
+        summary = self.to_dict()
+        header = (
+            "| region | series | datapoints (DynamoDB / warehouse) | API calls | throttles "
+            "| partial results | lag (s) | status |\n|---|---|---|---|---|---|---|---|"
+        )
+
+        def calls(counts: dict[str, int]) -> str:
+            return ", ".join(f"{op} {n}" for op, n in counts.items()) or "-"
+
+        def row(name: str, counts: dict[str, Any], status: str) -> str:
+            stored = counts["datapoints_stored"]
+            lag = "-" if counts["lag_seconds"] is None else f"{counts['lag_seconds']:.0f}"
+            return (
+                f"| {name} | {counts['series']} | {stored['dynamodb']} / {stored['warehouse']} "
+                f"| {calls(counts['api_calls'])} | {calls(counts['throttles'])} "
+                f"| {counts['partial_results']} | {lag} | {status} |"
+            )
+
+        rows = [row(region, r, r["error"] or "ok") for region, r in summary["regions"].items()]
+        rows.append(row("**total**", summary, f"{len(summary['failed_regions'])} region(s) failed"))
+        return "\n".join([header, *rows])
+
+
+def default_warehouse_writer(settings: Settings) -> WarehouseWriter:
+    """Return the warehouse's idempotent upsert bound to the configured warehouse folder."""
+    from oaktree.warehouse.points import write_points  # the warehouse domain owns the layout
+
+    return functools.partial(write_points, settings.warehouse_dir)
+
+
+def _batch_items(result: BatchResult, ttl_days: int) -> Iterable[dict[str, Any]]:
+    return itertools.chain.from_iterable(
+        metrics_store.point_items(
+            resource_id=one.series.resource.resource_id,
+            region=one.series.resource.region,
+            metric_name=one.series.spec.series_name,
+            statistic=one.series.statistic,
+            unit=one.series.spec.unit,
+            dimensions=one.series.dimensions,
+            timestamps_ms=one.timestamps_ms,
+            values=one.values,
+            ttl_days=ttl_days,
+        )
+        for one in result.points
+    )
+
+
+def _batch_label(batch: MetricBatch) -> str:
+    return f"{len(batch.series)} series {batch.window.start:%H:%M}-{batch.window.end:%H:%M}"
+
+
+def collect_region(
+    region: str,
+    resources: Sequence[Resource],
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    cloudwatch: Any | None = None,
+    dynamodb: Any | None = None,
+    write_warehouse: WarehouseWriter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RegionReport:
+    """Collect every series of one region's resources up to `now`; return what was done.
+
+    Batches are read in parallel threads sharing the region's rate limiter; a batch that fails
+    after retries is recorded and the others are stored. If any failed, `RegionCollectionFailed`
+    is raised at the end (after the successful ones were stored and their watermarks moved), so
+    a retry only re-reads what is missing. `cloudwatch`, `dynamodb` and `write_warehouse` default
+    to the real ones; tests and the benchmark pass their own.
+    """
+    now_ms = epoch_ms(now or datetime.now(UTC))
+    table = settings.metrics_table
+    cloudwatch = cloudwatch or single_attempt_client("cloudwatch", region)
+    raw_dynamodb = dynamodb or single_attempt_client("dynamodb", settings.storage_region)
+    write_warehouse = write_warehouse or default_warehouse_writer(settings)
+
+    report = RegionReport(region=region)
+    counters = report.counters
+
+    def caller(operation: str, limiter_region: str, rate: float) -> RetryingCaller:
+        return RetryingCaller(
+            operation,
+            limiter=limiter_for(limiter_region, operation, rate),
+            counters=counters,
+            max_attempts=settings.collection_max_attempts,
+            sleep=sleep,
+        )
+
+    get_metric_data = functools.partial(
+        caller("GetMetricData", region, settings.getmetricdata_tps), cloudwatch.get_metric_data
+    )
+    store = CountedDynamoDB(
+        raw_dynamodb,
+        write=caller("BatchWriteItem", settings.storage_region, settings.dynamodb_write_tps),
+        read=caller("BatchGetItem", settings.storage_region, settings.dynamodb_read_tps),
+    )
+
+    series: list[Series] = series_of(r for r in resources if r.region == region)
+    report.series = len(series)
+    watermarks = metrics_store.load_watermarks(store, table, (one.key for one in series), sleep=sleep)
+    batches = pack_batches(
+        plan_windows(
+            series,
+            watermarks,
+            now_ms=now_ms,
+            overlap_minutes=settings.settling_overlap_minutes,
+            lookback_minutes=settings.backfill_lookback_minutes,
+        )
+    )
+    report.batches = len(batches)
+
+    def fetch_and_store(batch: MetricBatch) -> tuple[BatchResult, WriteStats]:
+        result = fetch_batch(batch, get_metric_data)
+        stats = write_items(
+            store,
+            table,
+            _batch_items(result, settings.raw_ttl_days),
+            metrics_store.KEY_ATTRIBUTES,
+            sleep=sleep,
+        )
+        return result, stats
+
+    stored: list[BatchResult] = []
+
+    def flush() -> None:
+        """Write held points to the warehouse, then move the watermarks of their complete series."""
+        if not stored:
+            return
+        table_of_points = points_table([one for result in stored for one in result.points])
+        if table_of_points.num_rows:
+            report.datapoints_warehouse += write_warehouse(table_of_points)
+        advanced = {
+            result.batch.series[index].key: result.batch.window.end_ms
+            for result in stored
+            for index in range(len(result.batch.series))
+            if index not in result.incomplete
+        }
+        watermark_writes = write_items(
+            store,
+            table,
+            metrics_store.watermark_items(
+                advanced, region=region, ttl_days=settings.raw_ttl_days, updated_ms=now_ms
+            ),
+            metrics_store.KEY_ATTRIBUTES,
+            sleep=sleep,
+        )
+        # Watermark writes count in the write stats (retries, calls), not in the datapoints.
+        report.writes.add(watermark_writes)
+        stored.clear()
+
+    held_rows = 0
+    with ThreadPoolExecutor(
+        max_workers=settings.collection_threads, thread_name_prefix=f"collect-{region}"
+    ) as pool:
+        futures: dict[Future[tuple[BatchResult, WriteStats]], MetricBatch] = {
+            pool.submit(fetch_and_store, batch): batch for batch in batches
+        }
+        for future in as_completed(futures):
+            batch = futures[future]
+            try:
+                result, stats = future.result()
+            except COLLECTION_ERRORS as exc:
+                reason = f"{_batch_label(batch)}: {_describe(exc)}"
+                log.warning("collection_batch_failed", region=region, reason=reason)
+                report.failed_batches.append(reason)
+                continue
+            report.writes.add(stats)
+            report.datapoints_dynamodb += stats.items_written
+            report.partial_results += result.partial_results
+            report.incomplete_series += len(result.incomplete)
+            newest = max((one.timestamps_ms[-1] for one in result.points if one.timestamps_ms), default=None)
+            if newest is not None:
+                report.newest_point_ms = max(newest, report.newest_point_ms or newest)
+            stored.append(result)
+            held_rows += result.datapoints
+            if held_rows >= WAREHOUSE_FLUSH_ROWS:
+                flush()
+                held_rows = 0
+    flush()
+    log.info(
+        "collection_region_done",
+        region=region,
+        series=report.series,
+        batches=report.batches,
+        datapoints=report.datapoints_dynamodb,
+        failed_batches=len(report.failed_batches),
+    )
+    if report.failed_batches:
+        raise RegionCollectionFailed(report)
+    return report
+
+
+def region_failure(region: str, exc: BaseException) -> RegionReport:
+    """Return the report of a region whose collection raised `exc` (partial counts kept if known)."""
+    if isinstance(exc, RegionCollectionFailed):
+        return exc.report
+    log.warning("collection_region_failed", region=region, reason=_describe(exc))
+    return RegionReport(region=region, error=_describe(exc))
+
+
+def collect_once(
+    *,
+    settings: Settings,
+    resources: Sequence[Resource] | None = None,
+    regions: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> CollectionReport:
+    """Collect every configured region in parallel; a failing region is reported, the others complete.
+
+    `resources` defaults to the last discovered inventory, `regions` to the configured ones.
+    """
+    now = now or datetime.now(UTC)
+    if resources is None:
+        from oaktree.discovery.store import load_inventory  # discovery owns the inventory file
+
+        resources = load_inventory(settings)
+    regions = list(regions or settings.regions)
+    reports: list[RegionReport] = []
+    with ThreadPoolExecutor(max_workers=max(1, len(regions)), thread_name_prefix="collect") as pool:
+        futures = {
+            pool.submit(collect_region, region, resources, settings=settings, now=now): region
+            for region in regions
+        }
+        for future in as_completed(futures):
+            region = futures[future]
+            try:
+                reports.append(future.result())
+            except (RegionCollectionFailed, *COLLECTION_ERRORS) as exc:
+                reports.append(region_failure(region, exc))
+    reports.sort(key=lambda report: regions.index(report.region))
+    return CollectionReport(collected_at=now, regions=reports)
