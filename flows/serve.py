@@ -42,9 +42,13 @@ def _schedule_kwargs(schedules: list[dict[str, Any]]) -> dict[str, Any]:
     return {"interval": intervals or None, "cron": crons or None}
 
 
-def load_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
-    """Return a runner deployment for each deployment declared in prefect.yaml."""
-    declared = yaml.safe_load(path.read_text())["deployments"]
+def load_deployments(path: Path = PREFECT_YAML, names: list[str] | None = None) -> list[RunnerDeployment]:
+    """Return a runner deployment for each deployment declared in prefect.yaml (or those named)."""
+    declared = [
+        spec
+        for spec in yaml.safe_load(path.read_text())["deployments"]
+        if names is None or spec["name"] in names
+    ]
     return [
         _load_flow(spec["entrypoint"]).to_deployment(
             name=spec["name"],
@@ -65,7 +69,7 @@ def ensure_region_limits(regions: list[str]) -> None:
             client.upsert_global_concurrency_limit_by_name(region_limit_name(region), limit=1)
 
 
-def serve_all() -> None:
-    """Create the per-region concurrency limits, then serve every deployment until interrupted."""
+def serve_all(names: list[str] | None = None) -> None:
+    """Create the per-region concurrency limits, then serve the deployments until interrupted."""
     ensure_region_limits(list(get_settings().regions))
-    serve(*load_deployments())
+    serve(*load_deployments(names=names))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -48,11 +47,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @one_line_errors
     def collect(
-        once: Annotated[bool, typer.Option("--once", help="Collect one window and exit.")] = False,
+        once: Annotated[
+            bool,
+            typer.Option("--once", help="Collect one window and exit (without it: serve the schedule)."),
+        ] = False,
         region: RegionOption = None,
-        interval: Annotated[
-            int, typer.Option("--interval", min=10, help="Seconds between runs without --once.")
-        ] = 60,
         as_json: JsonOption = False,
     ) -> None:
         """Collect CloudWatch metrics of the discovered inventory (batched GetMetricData)."""
@@ -63,16 +62,16 @@ def register(app: typer.Typer) -> None:
         if unknown:
             raise UsageError(f"region(s) not configured in OAKTREE_REGIONS: {', '.join(unknown)}")
         aws.check_reachable(settings.storage_region)
-        while True:
-            report = collect_once(settings=settings, regions=region or None)
-            summary = report.to_dict()
-            emit(summary, as_json=as_json, human=_human)
-            if once:
-                if summary["failed_regions"]:
-                    raise typer.Exit(1)
-                return
-            # Runs start just after a minute boundary, when the last full minute is available.
-            time.sleep(interval - datetime.now(UTC).timestamp() % interval + 1)
+        if not once:
+            # Repeating is Prefect's job: serve the collection deployment with its schedule.
+            from flows.serve import serve_all
+
+            serve_all(names=["collection"])
+            return
+        summary = collect_once(settings=settings, regions=region or None).to_dict()
+        emit(summary, as_json=as_json, human=_human)
+        if summary["failed_regions"]:
+            raise typer.Exit(1)
 
     @app.command()
     @one_line_errors

@@ -15,6 +15,7 @@ from oaktree.collection.planning import align_down, epoch_ms
 from oaktree.collection.ratelimit import reset_limiters
 from oaktree.config import Settings, load_settings
 from oaktree.discovery.store import save_inventory
+from oaktree.storage.tables import METRICS_TABLE, ensure_table
 from tests.collection.estate import REGIONS, instance, put_points
 
 
@@ -37,6 +38,7 @@ def collect_settings(aws: None, monkeypatch: pytest.MonkeyPatch) -> Settings:
     )
     reset_limiters()
     settings = load_settings()
+    ensure_table(settings.metrics_table, METRICS_TABLE, settings.storage_region)
     resources = [instance(region, 1) for region in REGIONS]
     save_inventory(settings, resources)
     last_minute = datetime.fromtimestamp(align_down(epoch_ms(datetime.now(UTC)), 60) / 1000, UTC)
