@@ -9,6 +9,9 @@ PREFECT_HOME ?= $(CURDIR)/.oaktree/prefect
 export PREFECT_HOME
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
+# Prefect logs in OakTree's JSON-lines format (flows/logging.yml).
+export PREFECT_LOGGING_SETTINGS_PATH := $(CURDIR)/flows/logging.yml
+export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
 .PHONY: help uv venv lint format test test-fast demo demo-once bench services infra-validate clean
 

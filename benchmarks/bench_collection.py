@@ -36,6 +36,7 @@ from oaktree.collection.planning import align_down, epoch_ms
 from oaktree.config import Settings, load_settings
 from oaktree.inventory import Resource, ResourceType
 from oaktree.logs import configure_logging
+from oaktree.storage.tables import METRICS_TABLE, ensure_table
 
 NOW = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
 REGION = "us-east-1"
@@ -169,6 +170,7 @@ def api_calls(series_counts: tuple[int, ...] = (1_200, 5_000), minutes: int = 5)
     for series in series_counts:
         with tempfile.TemporaryDirectory() as data_dir, counting_endpoint() as endpoint:
             settings = bench_settings(Path(data_dir), backfill_lookback_minutes=minutes)
+            ensure_table(settings.metrics_table, METRICS_TABLE, settings.storage_region)
             resources = fleet(series)
             put_window(resources, minutes)
             endpoint.counts.clear()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 
 import structlog
 
@@ -36,36 +38,59 @@ class _CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Route structlog and stdlib logging to stderr as one JSON object per line."""
-    shared = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+# Prefect's run context, when a record comes from a flow or task run (the rest is dropped).
+_PREFECT_EXTRAS = ("flow_run_id", "flow_run_name", "flow_name", "task_run_id", "task_run_name")
+
+_SHARED_PROCESSORS = (
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+)
+
+# Prefect's logging configuration for OakTree (flows/ sits beside oaktree/, in the repo and installed).
+PREFECT_LOGGING_CONFIG = Path(__file__).resolve().parent.parent / "flows" / "logging.yml"
+
+
+def use_prefect_logging_config() -> None:
+    """Make Prefect, when this process imports it, log in OakTree's format (unless told otherwise)."""
+    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(PREFECT_LOGGING_CONFIG))
+    # `oaktree` records outside a flow run (a CLI command) have no run to attach to: not a warning.
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+
+
+def json_formatter() -> logging.Formatter:
+    """Return the formatter rendering any stdlib record as one JSON line (also used by flows/logging.yml)."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_SHARED_PROCESSORS, structlog.stdlib.ExtraAdder(allow=_PREFECT_EXTRAS)],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+
+
+def configure_structlog() -> None:
+    """Send structlog's events through stdlib logging, whose handlers render them as JSON lines."""
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Route structlog and stdlib logging to stderr as one JSON object per line."""
+    configure_structlog()
     handler = _CurrentStderrHandler()
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
-            ],
-        )
-    )
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

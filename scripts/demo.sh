@@ -8,6 +8,7 @@ port=${PREFECT_PORT:-4200}
 mkdir -p .oaktree
 export PREFECT_HOME=${PREFECT_HOME:-$PWD/.oaktree/prefect}
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
+export PREFECT_LOGGING_SETTINGS_PATH=${PREFECT_LOGGING_SETTINGS_PATH:-$PWD/flows/logging.yml}
 export PREFECT_API_URL="http://127.0.0.1:${port}/api"
 
 server_pid=""

@@ -15,6 +15,7 @@ from moto import mock_aws
 from oaktree import aws as aws_clients
 from oaktree import config
 from oaktree.config import Settings, load_settings
+from oaktree.logs import use_prefect_logging_config
 from oaktree.storage.tables import ensure_tables
 from tests.fleet import REGIONS, Fleet, make_fleet
 
@@ -22,6 +23,7 @@ from tests.fleet import REGIONS, Fleet, make_fleet
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="oaktree-prefect-"))
+use_prefect_logging_config()
 
 PG_ADMIN_DSN = os.environ.get("OAKTREE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -13,7 +13,7 @@ from oaktree.cli import (
     sandbox_commands,
     warehouse_commands,
 )
-from oaktree.logs import configure_logging
+from oaktree.logs import configure_logging, use_prefect_logging_config
 
 app = typer.Typer(
     name="oaktree",
@@ -28,6 +28,7 @@ app = typer.Typer(
 def _configure() -> None:
     """OakTree: discovery, CloudWatch collection, warehouse and alerts for an AWS estate."""
     configure_logging(os.environ.get("OAKTREE_LOG_LEVEL", "INFO"))
+    use_prefect_logging_config()
 
 
 for module in (core_commands, sandbox_commands, collection_commands, warehouse_commands, auth_commands):
