@@ -42,6 +42,14 @@ def _schedule_kwargs(schedules: list[dict[str, Any]]) -> dict[str, Any]:
     return {"interval": intervals or None, "cron": crons or None}
 
 
+def declared_deployments(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
+    """Return each declared deployment's name, entrypoint and schedules, as prefect.yaml has them."""
+    return [
+        {key: spec.get(key) for key in ("name", "entrypoint", "schedules")}
+        for spec in yaml.safe_load(path.read_text())["deployments"]
+    ]
+
+
 def load_deployments(path: Path = PREFECT_YAML, names: list[str] | None = None) -> list[RunnerDeployment]:
     """Return a runner deployment for each deployment declared in prefect.yaml (or those named)."""
     declared = [

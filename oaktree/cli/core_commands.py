@@ -117,8 +117,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @one_line_errors
-    def serve() -> None:
+    def serve(as_json: JsonOption = False) -> None:
         """Serve every deployment in prefect.yaml with its schedule from this process."""
-        from flows.serve import serve_all
+        from flows.serve import declared_deployments, serve_all
 
+        emit({"serving": declared_deployments()}, as_json=as_json)
         serve_all()
