@@ -20,6 +20,8 @@ _NOISY_LOGGERS = (
     "aiosmtpd",
     "mail.log",
     "alembic.runtime.migration",
+    "httpx",
+    "httpcore",
 )
 
 
