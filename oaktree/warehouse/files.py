@@ -22,10 +22,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from oaktree.warehouse import layout
+from oaktree.warehouse.layout import Partition
 
 # Locks are striped: a partition maps to one of a fixed set of lock files, so lock files never
 # pile up as partitions come and go. Two partitions sharing a stripe only wait for each other.
@@ -99,6 +101,33 @@ def write_version(table: pa.Table, directory: Path) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_merged_version(
+    connection: duckdb.DuckDBPyConnection,
+    warehouse_dir: Path,
+    partition: Partition,
+    *,
+    merge_sql: str,
+    stored_sql: str,
+    params: dict[str, object],
+    schema: pa.Schema,
+) -> pa.Table:
+    """Merge new rows with the partition's newest version and write the result as a new version.
+
+    `merge_sql` has a `{stored}` slot that takes `stored_sql` (reading `$stored`, the newest
+    version) when the partition has one. Runs under the partition's lock, so two writers of one
+    partition never lose each other's rows. Returns the merged table.
+    """
+    with partition_lock(warehouse_dir, partition.directory):
+        stored = ""
+        newest = partition.newest()
+        if newest is not None:
+            params = {**params, "stored": str(newest)}
+            stored = stored_sql
+        merged = connection.sql(merge_sql.format(stored=stored), params=params).to_arrow_table()
+        write_version(merged.cast(schema), partition.directory)
+    return merged
 
 
 def prune_superseded(directory: Path, *, now_ns: int | None = None) -> int:

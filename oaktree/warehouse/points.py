@@ -16,7 +16,7 @@ import pyarrow as pa
 from oaktree.logs import get_logger
 from oaktree.points import POINT_SCHEMA
 from oaktree.warehouse import layout
-from oaktree.warehouse.files import partition_lock, write_version
+from oaktree.warehouse.files import write_merged_version
 
 log = get_logger(__name__)
 
@@ -79,15 +79,15 @@ def write_points(warehouse_dir: Path, points: pa.Table) -> int:
             layout.check_region(region)
         for region, hour, batch_rows in partitions:
             partition = layout.partition_for(warehouse_dir, layout.Resolution.MINUTE, region, hour)
-            params: dict[str, object] = {"region": region, "start": partition.start, "end": partition.end}
-            with partition_lock(warehouse_dir, partition.directory):
-                stored = ""
-                newest = partition.newest()
-                if newest is not None:
-                    params["stored"] = str(newest)
-                    stored = _STORED_SQL
-                merged = connection.sql(_MERGE_SQL.format(stored=stored), params=params).to_arrow_table()
-                path = write_version(merged.cast(POINT_SCHEMA), partition.directory)
+            merged = write_merged_version(
+                connection,
+                warehouse_dir,
+                partition,
+                merge_sql=_MERGE_SQL,
+                stored_sql=_STORED_SQL,
+                params={"region": region, "start": partition.start, "end": partition.end},
+                schema=POINT_SCHEMA,
+            )
             written += batch_rows
-            log.debug("points_partition_written", path=str(path), rows=merged.num_rows)
+            log.debug("points_partition_written", partition=str(partition.directory), rows=merged.num_rows)
     return written

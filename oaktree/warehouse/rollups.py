@@ -37,7 +37,7 @@ import pyarrow as pa
 from oaktree.config import Settings
 from oaktree.logs import get_logger
 from oaktree.warehouse import layout
-from oaktree.warehouse.files import locked, partition_lock, prune_superseded, write_version
+from oaktree.warehouse.files import locked, partition_lock, prune_superseded, write_merged_version
 from oaktree.warehouse.layout import Partition, Resolution
 
 log = get_logger(__name__)
@@ -265,15 +265,15 @@ def _upsert_fresh(
     starts = sorted({layout.partition_start(resolution, bucket) for bucket in buckets})
     for start in starts:
         partition = layout.partition_for(warehouse_dir, resolution, region, start)
-        params: dict[str, object] = {"start": partition.start, "end": partition.end}
-        with partition_lock(warehouse_dir, partition.directory):
-            stored = ""
-            newest = partition.newest()
-            if newest is not None:
-                params["stored"] = str(newest)
-                stored = _STORED_SQL
-            merged = connection.sql(_UPSERT_SQL.format(stored=stored), params=params).to_arrow_table()
-            write_version(merged.cast(ROLLUP_SCHEMA), partition.directory)
+        write_merged_version(
+            connection,
+            warehouse_dir,
+            partition,
+            merge_sql=_UPSERT_SQL,
+            stored_sql=_STORED_SQL,
+            params={"start": partition.start, "end": partition.end},
+            schema=ROLLUP_SCHEMA,
+        )
         report.partitions_written += 1
     report.buckets[resolution.value] += int(connection.execute("SELECT count(*) FROM fresh").fetchall()[0][0])
 
