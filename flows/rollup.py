@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from prefect import flow, task
@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from oaktree.config import get_settings
-from oaktree.warehouse.retention import RetentionReport, apply_retention, retention_days
+from oaktree.warehouse.retention import RetentionReport, apply_configured_retention
 from oaktree.warehouse.rollups import RollupReport, rollup_warehouse
 from oaktree.warehouse.views import ensure_warehouse
 
@@ -31,9 +31,8 @@ def rollup_task(since: datetime | None) -> RollupReport:
 
 @task(retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
 def retention_task() -> RetentionReport:
-    """Delete the partitions older than each resolution's retention."""
-    settings = get_settings()
-    return apply_retention(settings.warehouse_dir, now=datetime.now(UTC), days=retention_days(settings))
+    """Delete the partitions (and event days) older than their retention."""
+    return apply_configured_retention(get_settings())
 
 
 def _rollup_markdown(report: RollupReport) -> str:

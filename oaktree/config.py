@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     warehouse_retention_5m_days: int = Field(default=63, ge=1)
     warehouse_retention_1h_days: int = Field(default=455, ge=1)
     warehouse_retention_1d_days: int = Field(default=1825, ge=1)
+    # Inventory change events are kept as long as the hourly rollups they explain.
+    warehouse_retention_events_days: int = Field(default=455, ge=1)
 
     # Sandbox AWS account.
     sandbox_port: int = Field(default=5055, ge=1, le=65535)

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -67,8 +66,8 @@ def register(app: typer.Typer) -> None:
     @one_line_errors
     def retention(as_json: JsonOption = False) -> None:
         """Delete partitions older than each resolution's retention (OAKTREE_WAREHOUSE_RETENTION_*_DAYS)."""
-        from oaktree.warehouse.retention import apply_retention, retention_days
+        from oaktree.warehouse.retention import apply_configured_retention
 
         settings = get_settings()
-        report = apply_retention(settings.warehouse_dir, now=datetime.now(UTC), days=retention_days(settings))
+        report = apply_configured_retention(settings)
         emit(report.to_dict(), as_json=as_json, human=_retention_text)

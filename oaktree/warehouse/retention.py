@@ -41,6 +41,7 @@ class RetentionReport:
     """What one retention run deleted, per resolution."""
 
     cutoffs: dict[str, datetime] = dataclasses.field(default_factory=dict)
+    event_days_deleted: int = 0
     partitions_deleted: dict[str, int] = dataclasses.field(default_factory=dict)
     partitions_kept: dict[str, int] = dataclasses.field(default_factory=dict)
 
@@ -50,10 +51,38 @@ class RetentionReport:
             "cutoffs": {key: value.isoformat() for key, value in self.cutoffs.items()},
             "partitions_deleted": dict(self.partitions_deleted),
             "partitions_kept": dict(self.partitions_kept),
+            "event_days_deleted": self.event_days_deleted,
         }
 
 
-def apply_retention(warehouse_dir: Path, *, now: datetime, days: Mapping[Resolution, int]) -> RetentionReport:
+def expire_events(warehouse_dir: Path, *, now: datetime, days: int) -> int:
+    """Delete the events' date partitions wholly older than `days`; return how many were deleted."""
+    cutoff = now.astimezone(UTC) - timedelta(days=days)
+    deleted = 0
+    for directory in sorted(layout.events_dir(warehouse_dir).glob("date=*")):
+        day = datetime.strptime(directory.name.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
+        if day + timedelta(days=1) > cutoff:
+            continue
+        for file in directory.glob("*.parquet"):
+            file.unlink(missing_ok=True)
+        deleted += 1
+    remove_empty_dirs(layout.events_dir(warehouse_dir))
+    return deleted
+
+
+def apply_configured_retention(settings: Settings, *, now: datetime | None = None) -> RetentionReport:
+    """Apply the configured retention of every resolution and of the events to the warehouse."""
+    return apply_retention(
+        settings.warehouse_dir,
+        now=now or datetime.now(UTC),
+        days=retention_days(settings),
+        events_days=settings.warehouse_retention_events_days,
+    )
+
+
+def apply_retention(
+    warehouse_dir: Path, *, now: datetime, days: Mapping[Resolution, int], events_days: int | None = None
+) -> RetentionReport:
     """Delete every partition whose whole time range is older than its resolution's retention."""
     report = RetentionReport()
     now = now.astimezone(UTC)
@@ -74,5 +103,7 @@ def apply_retention(warehouse_dir: Path, *, now: datetime, days: Mapping[Resolut
             report.cutoffs[resolution.value] = cutoff
             report.partitions_deleted[resolution.value] = deleted
             report.partitions_kept[resolution.value] = kept
+    if events_days is not None:
+        report.event_days_deleted = expire_events(warehouse_dir, now=now, days=events_days)
     log.info("warehouse_retention_done", **report.to_dict())
     return report

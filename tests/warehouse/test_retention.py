@@ -9,7 +9,7 @@ from oaktree.config import Settings, load_settings
 from oaktree.warehouse import layout
 from oaktree.warehouse.layout import Resolution
 from oaktree.warehouse.points import write_points
-from oaktree.warehouse.retention import apply_retention, retention_days
+from oaktree.warehouse.retention import apply_configured_retention, apply_retention, retention_days
 from oaktree.warehouse.rollups import rollup
 from tests.warehouse.builders import points
 
@@ -70,3 +70,20 @@ def test_retention_days_default_to_cloudwatch_and_are_configurable(settings: Set
         Resolution.DAY: 1825,
     }
     assert retention_days(load_settings(warehouse_retention_5m_days=90))[Resolution.FIVE_MINUTES] == 90
+
+
+def test_event_days_older_than_their_retention_are_deleted(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OAKTREE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OAKTREE_WAREHOUSE_RETENTION_EVENTS_DAYS", "30")
+    settings = load_settings()
+    events = layout.events_dir(settings.warehouse_dir)
+    for day in ("2024-01-30", "2024-01-31", "2024-02-01"):
+        (events / f"date={day}").mkdir(parents=True)
+        (events / f"date={day}" / "run.parquet").write_bytes(b"PAR1")
+    (events / layout.EMPTY_FILE).write_bytes(b"PAR1")
+
+    # Cut-off 2024-02-01 00:00: 01-30 and 01-31 have wholly aged out, 02-01 has not.
+    report = apply_configured_retention(settings, now=datetime(2024, 3, 2, tzinfo=UTC))
+
+    assert report.event_days_deleted == 2
+    assert sorted(p.name for p in events.iterdir()) == [layout.EMPTY_FILE, "date=2024-02-01"]
