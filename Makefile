@@ -23,6 +23,7 @@ uv: ## Install uv if it is missing
 
 venv: uv ## Create or refresh .venv exactly from uv.lock
 	@$(UV) sync --frozen --quiet
+	@mkdir -p $(PREFECT_HOME)
 
 services: ## Start (installing if needed) PostgreSQL for the tests
 	@scripts/ensure-services.sh

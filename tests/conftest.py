@@ -19,10 +19,10 @@ from oaktree.logs import use_prefect_logging_config
 from oaktree.storage.tables import ensure_tables
 from tests.fleet import REGIONS, Fleet, make_fleet
 
-# Prefect: no telemetry on a closed network, and a home of our own (not ~/.prefect).
+# Prefect: no telemetry on a closed network, and a fresh home per test session (not ~/.prefect).
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="oaktree-prefect-"))
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="oaktree-prefect-")
 use_prefect_logging_config()
 
 PG_ADMIN_DSN = os.environ.get("OAKTREE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
