@@ -53,6 +53,8 @@ def _retention_markdown(report: RetentionReport) -> str:
         f"| {report.partitions_kept[resolution]} |"
         for resolution, cutoff in report.cutoffs.items()
     )
+    rows.append("")
+    rows.append(f"{report.event_days_deleted} days of inventory change events deleted.")
     return "\n".join(rows)
 
 
@@ -67,7 +69,7 @@ def rollup_metrics(since: datetime | None = None) -> dict[str, Any]:
 
 @flow(name="apply_warehouse_retention", log_prints=False)
 def apply_warehouse_retention() -> dict[str, Any]:
-    """Delete warehouse partitions older than the retention of their resolution."""
+    """Delete warehouse partitions (and event days) older than their retention."""
     ensure_warehouse_task()
     report = retention_task()
     create_markdown_artifact(
