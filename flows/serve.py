@@ -6,8 +6,7 @@ place whether they run under `oaktree serve` or on a work pool's workers.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,8 @@ PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
 
 
 def _load_flow(entrypoint: str) -> Flow:
-    path, _, name = entrypoint.partition(":")
-    module_name = "flows." + Path(path).stem
-    module = sys.modules.get(module_name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(module_name, PROJECT_DIR / path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+    path, _, name = entrypoint.partition(":")  # "flows/collect.py:collect_metrics"
+    module = importlib.import_module(Path(path).with_suffix("").as_posix().replace("/", "."))
     return getattr(module, name)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from oaktree import aws
-from oaktree.cli.common import JsonOption, emit, one_line_errors, to_json
+from oaktree.cli.common import JsonOption, UsageError, emit, one_line_errors, to_json
 from oaktree.config import get_settings
 from oaktree.demo import run_pipeline, use_fresh_demo_dir
 from oaktree.discovery.pipeline import discover_all
@@ -94,14 +94,21 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Start a fresh sandbox AWS account and run the whole pipeline on it (then keep serving)."""
-        from oaktree.sandbox.server import start_sandbox
+        from oaktree.sandbox.server import SandboxPortInUseError, start_sandbox
 
         settings = use_fresh_demo_dir(get_settings())
         if port is None:
             port = 0 if once else settings.sandbox_port  # a one-shot run takes any free port
-        sandbox = start_sandbox(
-            port=port, regions=settings.regions, seed=settings.sandbox_seed, settings=settings, live=not once
-        )
+        try:
+            sandbox = start_sandbox(
+                port=port,
+                regions=settings.regions,
+                seed=settings.sandbox_seed,
+                settings=settings,
+                live=not once,
+            )
+        except SandboxPortInUseError as exc:
+            raise UsageError(str(exc)) from None
         try:
             summary = run_pipeline(settings)
             summary["sandbox"] = sandbox.summary()

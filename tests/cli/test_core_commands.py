@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -83,3 +84,15 @@ def test_logs_are_json_lines() -> None:
     for line in log_lines:
         record = json.loads(line)
         assert {"event", "level", "timestamp"} <= record.keys()
+
+
+def test_demo_on_a_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run_cli("demo", "--once", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("oaktree: error:")]
