@@ -109,8 +109,8 @@ def counting_endpoint() -> Iterator[CountingApp]:
     """Run a moto server on a free loopback port, clients pointed at it; yield its request counter."""
     from moto.server import ThreadedMotoServer
 
-    from oaktree.sandbox import cloudwatch_index
-    from oaktree.sandbox.server import point_clients_at, restore_environment
+    from sandbox import cloudwatch_index
+    from sandbox.server import point_clients_at, restore_environment
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -107,7 +107,7 @@ def main() -> None:
     from oaktree.config import get_settings
     from oaktree.discovery.pipeline import discover_all
     from oaktree.logs import configure_logging
-    from oaktree.sandbox.server import start_sandbox
+    from sandbox.server import start_sandbox
 
     configure_logging("WARNING")
     settings = get_settings()

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from cli import app
 from oaktree import db
 from oaktree.auth import auth_context, login
-from oaktree.cli import app
 from oaktree.config import load_settings
 
 runner = CliRunner()

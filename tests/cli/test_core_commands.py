@@ -11,7 +11,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from oaktree.cli import app
+from cli import app
 from oaktree.config import Settings
 from tests.fleet import REGIONS, Fleet
 
@@ -21,7 +21,7 @@ runner = CliRunner()
 def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real console entry point in a subprocess (exit codes and stderr as a user sees them)."""
     return subprocess.run(
-        [sys.executable, "-m", "oaktree", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from typer.testing import CliRunner
 
-from oaktree.cli import app
+from cli import app
 from oaktree.collection.planning import align_down, epoch_ms
 from oaktree.config import Settings
 from oaktree.discovery.store import save_inventory

@@ -25,7 +25,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     }
     env["OAKTREE_DATA_DIR"] = str(data_dir)
     result = subprocess.run(
-        [sys.executable, "-m", "oaktree", "demo", "--once", "--json"],
+        [sys.executable, "-m", "cli", "demo", "--once", "--json"],
         capture_output=True,
         text=True,
         env=env,

@@ -9,7 +9,7 @@ import pytest
 
 from oaktree import aws as aws_clients
 from oaktree.config import load_settings
-from oaktree.sandbox.server import Sandbox, start_sandbox
+from sandbox.server import Sandbox, start_sandbox
 
 REGIONS = ("ap-southeast-1", "us-east-1")
 SEED = 1234

@@ -9,7 +9,7 @@ import pytest
 from oaktree import aws
 from oaktree.catalogue import CATALOGUE, MetricSpec, specs_for
 from oaktree.inventory import Resource, ResourceType
-from oaktree.sandbox.metric_generator import (
+from sandbox.metric_generator import (
     MAX_PUT_METRIC_DATA_ENTRIES,
     IncidentSchedule,
     Role,

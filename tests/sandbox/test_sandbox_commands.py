@@ -14,7 +14,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from oaktree.cli import app
+from cli import app
 
 runner = CliRunner()
 
@@ -51,7 +51,7 @@ def test_port_in_use_from_option_is_a_one_line_error(busy_port: int) -> None:
 def test_sandbox_serves_until_sigterm() -> None:
     env = {**os.environ, "OAKTREE_REGIONS": "eu-central-1", "OAKTREE_SANDBOX_SEED": "5"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "oaktree", "sandbox", "--port", "0", "--backfill-hours", "0.1", "--json"],
+        [sys.executable, "-m", "cli", "sandbox", "--port", "0", "--backfill-hours", "0.1", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

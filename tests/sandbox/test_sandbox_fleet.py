@@ -6,8 +6,8 @@ import pytest
 
 from oaktree import aws
 from oaktree.config import load_settings
-from oaktree.sandbox.fleet import plan_fleet
-from oaktree.sandbox.server import Sandbox
+from sandbox.fleet import plan_fleet
+from sandbox.server import Sandbox
 from tests.sandbox.conftest import REGIONS, SEED
 
 SEED_SUBNETS = {

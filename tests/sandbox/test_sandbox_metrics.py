@@ -11,9 +11,9 @@ from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from oaktree import aws
 from oaktree.catalogue import CATALOGUE, MetricSpec, specs_for
 from oaktree.inventory import ResourceType
-from oaktree.sandbox.cloudwatch_index import indexed_get_metric_data
-from oaktree.sandbox.metric_generator import Role, SimulatedResource, floor_minute, minutes_between
-from oaktree.sandbox.server import LiveMetricWriter, Sandbox
+from sandbox.cloudwatch_index import indexed_get_metric_data
+from sandbox.metric_generator import Role, SimulatedResource, floor_minute, minutes_between
+from sandbox.server import LiveMetricWriter, Sandbox
 from tests.sandbox.conftest import BACKFILL_HOURS, REGIONS, START
 
 WINDOW_END = floor_minute(START)

@@ -13,8 +13,8 @@ from oaktree import aws
 from oaktree.catalogue import specs_for
 from oaktree.config import load_settings
 from oaktree.inventory import ResourceType
-from oaktree.sandbox.fleet import plan_fleet
-from oaktree.sandbox.server import (
+from sandbox.fleet import plan_fleet
+from sandbox.server import (
     Sandbox,
     SandboxPortInUseError,
     point_clients_at,

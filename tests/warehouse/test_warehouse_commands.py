@@ -7,7 +7,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from oaktree.cli import warehouse_commands
+from cli import warehouse_commands
 from oaktree.config import Settings
 from oaktree.logs import configure_logging
 from oaktree.warehouse.points import write_points

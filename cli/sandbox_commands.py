@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from oaktree.cli.common import JsonOption, UsageError, emit, one_line_errors
+from cli.common import JsonOption, UsageError, emit, one_line_errors
 from oaktree.config import get_settings
 from oaktree.logs import get_logger
 
@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a local AWS account (moto) with a simulated fleet and live CloudWatch metrics."""
         # Imported here: moto's server stack is heavy and only this command needs it.
-        from oaktree.sandbox.server import SandboxPortInUseError, start_sandbox
+        from sandbox.server import SandboxPortInUseError, start_sandbox
 
         settings = get_settings()
         try:

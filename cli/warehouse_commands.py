@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from oaktree.cli.common import JsonOption, emit, one_line_errors
+from cli.common import JsonOption, emit, one_line_errors
 from oaktree.config import get_settings
 
 

@@ -23,10 +23,10 @@ from moto.server import ThreadedMotoServer
 from oaktree import aws
 from oaktree.config import Settings
 from oaktree.logs import get_logger
-from oaktree.sandbox import cloudwatch_index
-from oaktree.sandbox.fleet import Fleet, create_region_fleet
-from oaktree.sandbox.metric_generator import IncidentSchedule, floor_minute, minutes_between, write_minutes
 from oaktree.storage.tables import ensure_tables
+from sandbox import cloudwatch_index
+from sandbox.fleet import Fleet, create_region_fleet
+from sandbox.metric_generator import IncidentSchedule, floor_minute, minutes_between, write_minutes
 
 log = get_logger(__name__)
 

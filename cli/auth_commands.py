@@ -12,13 +12,13 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from cli.common import JsonOption, UsageError, emit, one_line_errors, stdin_secret
 from oaktree import db
 from oaktree.auth import users as user_service
 from oaktree.auth.context import auth_context
 from oaktree.auth.demo import generate_password
 from oaktree.auth.errors import AuthError
 from oaktree.auth.roles import Principal, Role
-from oaktree.cli.common import JsonOption, UsageError, emit, one_line_errors, stdin_secret
 from oaktree.config import Settings, get_settings
 
 P = ParamSpec("P")

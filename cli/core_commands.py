@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.common import JsonOption, UsageError, emit, one_line_errors, to_json
+from cli.demo import run_pipeline, use_fresh_demo_dir
 from oaktree import aws
-from oaktree.cli.common import JsonOption, UsageError, emit, one_line_errors, to_json
 from oaktree.config import get_settings
-from oaktree.demo import run_pipeline, use_fresh_demo_dir
 from oaktree.discovery.pipeline import discover_all
 from oaktree.storage.tables import ensure_tables
 
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Start a fresh sandbox AWS account and run the whole pipeline on it (then keep serving)."""
-        from oaktree.sandbox.server import SandboxPortInUseError, start_sandbox
+        from sandbox.server import SandboxPortInUseError, start_sandbox
 
         settings = use_fresh_demo_dir(get_settings())
         if port is None:

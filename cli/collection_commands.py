@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.common import JsonOption, UsageError, emit, one_line_errors
 from oaktree import aws
-from oaktree.cli.common import JsonOption, UsageError, emit, one_line_errors
 from oaktree.config import get_settings
 
 RegionOption = Annotated[

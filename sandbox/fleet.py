@@ -21,7 +21,7 @@ from oaktree import aws
 from oaktree.catalogue import MetricSpec
 from oaktree.inventory import Resource, ResourceType
 from oaktree.logs import get_logger
-from oaktree.sandbox.metric_generator import IncidentSchedule, Role, SimulatedResource, expected_value
+from sandbox.metric_generator import IncidentSchedule, Role, SimulatedResource, expected_value
 
 log = get_logger(__name__)
 

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from oaktree.cli import (
+from cli import (
     auth_commands,
     collection_commands,
     core_commands,

@@ -1,0 +1,5 @@
+"""`python -m cli`: the `oaktree` command without the console script."""
+
+from cli import main
+
+main()

@@ -1,3 +1,0 @@
-from oaktree.cli import main
-
-main()
