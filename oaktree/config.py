@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     warehouse_retention_1d_days: int = Field(default=1825, ge=1)
     # Inventory change events are kept as long as the hourly rollups they explain.
     warehouse_retention_events_days: int = Field(default=455, ge=1)
+    # Warehouse (DuckLake). The catalog: unset is a SQLite file in the data dir (other processes
+    # read while the flows write); production names a PostgreSQL database, e.g. the application's
+    # RDS database (postgresql://user@host:5432/db), whose `warehouse_catalog_schema` keeps the
+    # lake's tables apart from the application's.
+    warehouse_catalog: str | None = None
+    warehouse_catalog_schema: str = Field(default="ducklake", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Where the lake's Parquet files go: unset is `<data dir>/warehouse/`; production uses
+    # s3://bucket/prefix/ with boto3's credential chain (AWS_ENDPOINT_URL honoured).
+    warehouse_data_path: str | None = None
+    # Snapshots older than this are expired (time travel reaches this far back); files they alone
+    # used are deleted `warehouse_file_grace_minutes` later, longer than any query runs.
+    warehouse_snapshot_retention_hours: int = Field(default=24, ge=1, le=24 * 366)
+    warehouse_file_grace_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
     # Sandbox AWS account.
     sandbox_port: int = Field(default=5055, ge=1, le=65535)
