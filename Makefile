@@ -28,9 +28,10 @@ venv: uv ## Create or refresh .venv exactly from uv.lock
 services: ## Start (installing if needed) PostgreSQL for the tests
 	@scripts/ensure-services.sh
 
-lint: venv ## ruff lint and format check
+lint: venv ## ruff lint and format check, and the layer contracts (import-linter)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports --no-cache
 
 format: venv ## Apply ruff's formatting and safe fixes
 	$(UV) run --frozen ruff format .

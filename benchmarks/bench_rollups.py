@@ -24,10 +24,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
-from oaktree.points import POINT_SCHEMA
 from oaktree.warehouse.layout import Resolution
+
 from oaktree.warehouse.rollups import PERCENTILE_STATISTICS, rollup_sql
+from oaktree.warehouse.schema import POINT_SCHEMA
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SERIES = 2_000  # points are spread over this many series, one point per minute each

@@ -14,6 +14,7 @@ import typer
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 
 from oaktree.config import ConfigError
+from oaktree.warehouse.errors import WarehouseError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,7 +69,7 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (ConfigError, UsageError) as exc:
+        except (ConfigError, UsageError, WarehouseError) as exc:
             fail(str(exc))
         except EndpointConnectionError as exc:
             fail(f"cannot reach the AWS endpoint ({exc.kwargs.get('endpoint_url', 'unknown')})")

@@ -16,7 +16,9 @@ from oaktree.storage.tables import ensure_tables
 
 
 def bootstrap_storage() -> dict[str, Any]:
-    """Create OakTree's DynamoDB tables and the warehouse views if missing; return what was created."""
+    """Create OakTree's DynamoDB tables and the warehouse if missing; return what was created."""
+    from oaktree.warehouse.lake import lake_location, open_for_writing
+
     settings = get_settings()
     aws.check_reachable(settings.storage_region)
     created = ensure_tables(
@@ -24,7 +26,12 @@ def bootstrap_storage() -> dict[str, Any]:
         events_table=settings.events_table,
         region=settings.storage_region,
     )
-    return {"region": settings.storage_region, "tables_created": created}
+    open_for_writing(settings).close()  # creates the lake and its tables if missing
+    return {
+        "region": settings.storage_region,
+        "tables_created": created,
+        "warehouse": lake_location(settings).shown,
+    }
 
 
 def _discovery_text(summary: dict[str, Any]) -> str:
@@ -46,7 +53,7 @@ def _demo_text(summary: dict[str, Any]) -> str:
         f"discovered {discovery['resources_total']} resources, {discovery['events_written']} events written",
         f"collected: {to_json(collection.get('datapoints_stored', {}))}; "
         f"API calls: {to_json(collection.get('api_calls', {}))}",
-        f"warehouse (open read-only from a notebook): {summary['warehouse_path']}",
+        f"warehouse: {summary['warehouse']} (from oaktree.warehouse import connect; con = connect())",
     ]
     lines.extend(
         f"demo login: {user['username']} / {user['password']} ({user['role']})"
@@ -61,7 +68,8 @@ def _where_to_look() -> str:
     return "\n".join(
         [
             f"Prefect UI (run history, schedules): {ui_url}",
-            "Serving the discovery, collection, rollup and retention schedules; Ctrl-C stops the demo.",
+            "Serving the discovery, collection, rollup, retention and compaction schedules; "
+            "Ctrl-C stops the demo.",
         ]
     )
 
@@ -72,7 +80,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @one_line_errors
     def bootstrap(as_json: JsonOption = False) -> None:
-        """Create OakTree's DynamoDB tables if they are missing (idempotent)."""
+        """Create OakTree's DynamoDB tables and the warehouse if they are missing (idempotent)."""
         emit(bootstrap_storage(), as_json=as_json)
 
     @app.command()

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from oaktree import config
@@ -22,8 +21,8 @@ from oaktree.config import Settings
 from oaktree.db import upgrade
 from oaktree.discovery.pipeline import discover_all
 from oaktree.logs import get_logger
+from oaktree.warehouse.lake import lake_location, open_for_writing
 from oaktree.warehouse.rollups import rollup_warehouse
-from oaktree.warehouse.views import ensure_warehouse
 
 log = get_logger(__name__)
 
@@ -54,7 +53,8 @@ class Step:
 
 
 def _bootstrap(settings: Settings) -> dict[str, Any]:
-    return {"warehouse": str(ensure_warehouse(settings))}
+    open_for_writing(settings).close()
+    return {"warehouse": lake_location(settings).shown}
 
 
 def _discover(settings: Settings) -> dict[str, Any]:
@@ -93,5 +93,5 @@ def run_pipeline(settings: Settings) -> dict[str, Any]:
         summary[step.name] = step.run(settings)
         summary[step.name]["seconds"] = round(time.monotonic() - started, 2)
         log.info("demo_step_done", step=step.name, seconds=summary[step.name]["seconds"])
-    summary["warehouse_path"] = str(Path(settings.warehouse_path).resolve())
+    summary["warehouse"] = lake_location(settings).shown
     return summary

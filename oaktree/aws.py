@@ -44,6 +44,22 @@ def check_reachable(region: str) -> None:
     client("sts", region, config=quick).get_caller_identity()
 
 
+def frozen_credentials() -> Any | None:
+    """Return the standard chain's current credentials (access key, secret, token), or None."""
+    credentials = _session().get_credentials()
+    return credentials.get_frozen_credentials() if credentials is not None else None
+
+
+def default_region(fallback: str = "us-east-1") -> str:
+    """Return the region the standard chain configures (AWS_REGION, AWS_DEFAULT_REGION, profile)."""
+    return _session().region_name or fallback
+
+
+def endpoint_url(service: str) -> str:
+    """Return the endpoint boto3 resolves for `service` (AWS_ENDPOINT_URL and friends honoured)."""
+    return client(service, default_region()).meta.endpoint_url
+
+
 def add_event_handler(event_name: str, handler: Any) -> None:
     """Register a botocore event handler on the shared session (clients made afterwards see it)."""
     _session().events.register(event_name, handler)

@@ -160,16 +160,6 @@ class Settings(BaseSettings):
             return url.render_as_string(hide_password=False)
         return f"sqlite:///{(self.data_dir / 'oaktree.db').resolve()}"
 
-    @property
-    def warehouse_dir(self) -> Path:
-        """Return the folder of the warehouse's Parquet files (moves to S3 unchanged)."""
-        return self.data_dir / "warehouse"
-
-    @property
-    def warehouse_path(self) -> Path:
-        """Return the analyst-facing DuckDB file holding views over the Parquet files."""
-        return self.data_dir / "warehouse.duckdb"
-
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment, turning validation errors into one-line ConfigErrors."""

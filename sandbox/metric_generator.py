@@ -121,25 +121,48 @@ def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
-def _ec2_value(metric: str, role: Role, load: float, noise: float, scale: float, incident: bool) -> float:
+# What a busy resource of average size does per minute, by CloudWatch unit: the shape of any
+# catalogue metric without a dedicated profile below, so a metric added to the catalogue gets
+# plausible data with no change here.
+_UNIT_BASE = {"Bytes": 3e7, "Count": 1000.0, "Count/Second": 20.0, "Bytes/Second": 5e5, "Seconds": 0.5}
+
+
+def _by_unit(unit: str, load: float, noise: float, scale: float, busy: float) -> float:
+    """Return a value for any metric from its unit: percentages and latencies follow the load."""
+    if unit == "Percent":
+        return round(_clamp(10.0 + 60.0 * load + 8.0 * (noise - 0.5), 1.0, 95.0), 2)
+    if unit == "Milliseconds":
+        return round(3.0 + 3.0 * load + 1.5 * noise, 2)
+    return float(round(_UNIT_BASE.get(unit, 100.0) * scale * busy * (0.85 + 0.3 * noise), 2))
+
+
+_EC2_BASE = {"NetworkIn": 4e7, "NetworkOut": 2.5e7, "DiskReadOps": 900.0, "DiskWriteOps": 1500.0}
+
+
+def _ec2_value(
+    spec: MetricSpec, role: Role, load: float, noise: float, scale: float, incident: bool
+) -> float:
+    metric = spec.metric_name
     if metric == "CPUUtilization":
         if incident:
             return round(91.0 + 8.0 * noise, 2)
         if role is Role.IDLE:
             return round(0.3 + 2.2 * noise, 2)
         return round(_clamp(8.0 + 60.0 * load + 8.0 * (noise - 0.5), 1.0, 85.0), 2)
-    if metric == "StatusCheckFailed":
+    if metric.startswith("StatusCheckFailed"):
         return 0.0
     busy = 3.0 if incident else (0.01 if role is Role.IDLE else load)
-    jitter = 0.85 + 0.3 * noise
-    base = {"NetworkIn": 4e7, "NetworkOut": 2.5e7, "DiskReadOps": 900.0, "DiskWriteOps": 1500.0}[metric]
-    return float(round(base * scale * busy * jitter))
+    if metric not in _EC2_BASE:
+        return _by_unit(spec.unit, 0.02 if role is Role.IDLE else load, noise, scale, busy)
+    return float(round(_EC2_BASE[metric] * scale * busy * (0.85 + 0.3 * noise)))
 
 
-def _ecs_value(metric: str, load: float, noise: float) -> float:
-    if metric == "CPUUtilization":
+def _ecs_value(spec: MetricSpec, load: float, noise: float, scale: float) -> float:
+    if spec.metric_name == "CPUUtilization":
         return round(_clamp(12.0 + 55.0 * load + 8.0 * (noise - 0.5), 1.0, 95.0), 2)
-    return round(_clamp(30.0 + 25.0 * load + 4.0 * (noise - 0.5), 1.0, 95.0), 2)  # MemoryUtilization
+    if spec.metric_name == "MemoryUtilization":
+        return round(_clamp(30.0 + 25.0 * load + 4.0 * (noise - 0.5), 1.0, 95.0), 2)
+    return _by_unit(spec.unit, load, noise, scale, load)
 
 
 # Throttled requests per minute during an incident, per operation (low, high).
@@ -147,21 +170,22 @@ _THROTTLES = {"GetItem": (10, 50), "PutItem": (40, 200), "Query": (5, 30)}
 _LATENCY_MS = {"GetItem": 2.5, "PutItem": 4.5}
 
 
-def _dynamodb_value(
-    metric: str, operation: str | None, load: float, noise: float, scale: float, incident: bool
-) -> float:
+def _dynamodb_value(spec: MetricSpec, load: float, noise: float, scale: float, incident: bool) -> float:
+    metric, operation = spec.metric_name, spec.operation
     if metric == "ThrottledRequests":
-        if not incident or operation is None:
+        if not incident:
             return 0.0
-        low, high = _THROTTLES[operation]
+        low, high = _THROTTLES.get(operation or "", (5, 30))
         return float(low + round((high - low) * noise))
     if metric == "SuccessfulRequestLatency":
-        latency = _LATENCY_MS[operation or "GetItem"] + 3.0 * load + 1.5 * noise
+        latency = _LATENCY_MS.get(operation or "", 3.5) + 3.0 * load + 1.5 * noise
         return round(latency * (2.5 if incident else 1.0), 2)
     busy = 1.6 if incident else 0.3 + 0.7 * load
-    base = 3000.0 if metric == "ConsumedReadCapacityUnits" else 1200.0
-    # Capacity units come in halves (eventually consistent reads cost 0.5).
-    return round(base * scale * busy * (0.9 + 0.2 * noise) * 2) / 2
+    if metric in {"ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"}:
+        base = 3000.0 if metric == "ConsumedReadCapacityUnits" else 1200.0
+        # Capacity units come in halves (eventually consistent reads cost 0.5).
+        return round(base * scale * busy * (0.9 + 0.2 * noise) * 2) / 2
+    return _by_unit(spec.unit, load, noise, scale, busy)
 
 
 def expected_value(
@@ -182,12 +206,12 @@ def expected_value(
     incident = simulated.role is Role.INCIDENT and incidents.active(minute)
     resource_type = simulated.resource.resource_type
     if resource_type is ResourceType.EC2_INSTANCE:
-        return _ec2_value(spec.metric_name, simulated.role, load, noise, profile.scale, incident)
+        return _ec2_value(spec, simulated.role, load, noise, profile.scale, incident)
     if resource_type is ResourceType.ECS_SERVICE:
-        return _ecs_value(spec.metric_name, load, noise)
+        return _ecs_value(spec, load, noise, profile.scale)
     if resource_type is ResourceType.DYNAMODB_TABLE:
-        return _dynamodb_value(spec.metric_name, spec.operation, load, noise, profile.scale, incident)
-    raise ValueError(f"no simulated metrics for {resource_type}")
+        return _dynamodb_value(spec, load, noise, profile.scale, incident)
+    return _by_unit(spec.unit, load, noise, profile.scale, load)
 
 
 def minutes_between(start: datetime, end: datetime) -> list[datetime]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from oaktree import aws as aws_clients
 from oaktree import config
@@ -60,6 +61,16 @@ def aws() -> Iterator[None]:
     with mock_aws():
         aws_clients.reset_clients()
         yield
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """Run a moto server (every service, S3 included) in a thread on a free loopback port for the module."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture

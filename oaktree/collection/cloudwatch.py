@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from oaktree.collection.planning import MetricBatch, Series
-from oaktree.points import POINT_SCHEMA
+from oaktree.warehouse.schema import POINT_SCHEMA
 
 GetMetricData = Callable[..., dict[str, Any]]
 

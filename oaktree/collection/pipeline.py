@@ -187,10 +187,10 @@ class CollectionReport:
 
 
 def default_warehouse_writer(settings: Settings) -> WarehouseWriter:
-    """Return the warehouse's idempotent upsert bound to the configured warehouse folder."""
-    from oaktree.warehouse.points import write_points  # the warehouse domain owns the layout
+    """Return the warehouse's idempotent upsert bound to the configured lake."""
+    from oaktree.warehouse.points import write_points  # imported here: duckdb only when writing
 
-    return functools.partial(write_points, settings.warehouse_dir)
+    return functools.partial(write_points, settings)
 
 
 def _batch_items(result: BatchResult, ttl_days: int) -> Iterable[dict[str, Any]]:
@@ -376,7 +376,7 @@ def collect_once(
     """
     now = now or datetime.now(UTC)
     if resources is None:
-        from oaktree.discovery.store import load_inventory  # discovery owns the inventory file
+        from oaktree.discovery.store import load_inventory  # discovery owns the inventory
 
         resources = load_inventory(settings)
     regions = list(regions or settings.regions)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from datetime import datetime
 from typing import Any
 
+from oaktree.events import Event, Severity
 from oaktree.inventory import Resource
 
 
 class EventType:
-    """Event types written to the events table."""
+    """Event types discovery writes to the events table."""
 
     DISCOVERED = "resource_discovered"
     STATE_CHANGED = "state_changed"
@@ -19,44 +19,19 @@ class EventType:
     GONE = "resource_gone"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class InventoryEvent:
-    """One change to one resource; `event_id` makes two events in one millisecond distinct."""
-
-    resource_id: str
-    resource_type: str
-    region: str
-    event_type: str
-    severity: str
-    message: str
-    timestamp: datetime
-    details: dict[str, Any] = dataclasses.field(default_factory=dict)
-    event_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
-
-    @property
-    def timestamp_ms(self) -> int:
-        return int(self.timestamp.timestamp() * 1000)
-
-    def to_record(self) -> dict[str, Any]:
-        """Return the event as a flat dict for JSON output and the warehouse."""
-        return dataclasses.asdict(self)
-
-
 # A running instance that stops may be an outage; other transitions are informational.
 _WARNING_STATES = {"stopped", "stopping", "shutting-down", "INACTIVE", "DRAINING"}
 
 
-def diff_inventories(
-    previous: list[Resource], current: list[Resource], now: datetime
-) -> list[InventoryEvent]:
+def diff_inventories(previous: list[Resource], current: list[Resource], now: datetime) -> list[Event]:
     """Return the events that turn `previous` into `current`: new, changed state or capacity, gone."""
     before = {resource.resource_id: resource for resource in previous}
     after = {resource.resource_id: resource for resource in current}
-    events: list[InventoryEvent] = []
+    events: list[Event] = []
 
     def event(resource: Resource, event_type: str, severity: str, message: str, **details: Any) -> None:
         events.append(
-            InventoryEvent(
+            Event(
                 resource_id=resource.resource_id,
                 resource_type=resource.resource_type.value,
                 region=resource.region,
@@ -75,13 +50,13 @@ def diff_inventories(
             event(
                 resource,
                 EventType.DISCOVERED,
-                "info",
+                Severity.INFO,
                 f"{label} discovered ({resource.state})",
                 state=resource.state,
             )
             continue
         if old.state != resource.state:
-            severity = "warning" if resource.state in _WARNING_STATES else "info"
+            severity = Severity.WARNING if resource.state in _WARNING_STATES else Severity.INFO
             event(
                 resource,
                 EventType.STATE_CHANGED,
@@ -96,7 +71,7 @@ def diff_inventories(
             event(
                 resource,
                 EventType.CAPACITY_CHANGED,
-                "info",
+                Severity.INFO,
                 f"{label} tasks {old.running_count}/{old.desired_count} -> "
                 f"{resource.running_count}/{resource.desired_count}",
                 previous_desired=old.desired_count,
@@ -107,7 +82,7 @@ def diff_inventories(
     for resource_id, resource in before.items():
         if resource_id not in after:
             label = f"{resource.resource_type.value} {resource.name}"
-            event(resource, EventType.GONE, "warning", f"{label} is gone", last_state=resource.state)
+            event(resource, EventType.GONE, Severity.WARNING, f"{label} is gone", last_state=resource.state)
     return events
 
 

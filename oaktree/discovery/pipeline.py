@@ -10,8 +10,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from oaktree.config import Settings
 from oaktree.discovery import store
-from oaktree.discovery.changes import InventoryEvent, carry_first_seen, diff_inventories
+from oaktree.discovery.changes import carry_first_seen, diff_inventories
 from oaktree.discovery.sources import SERVICE_SOURCES, SERVICE_TYPES
+from oaktree.eventlog import record_events
+from oaktree.events import Event
 from oaktree.inventory import Resource
 from oaktree.logs import get_logger
 
@@ -42,7 +44,7 @@ class DiscoveryReport:
     """The outcome of a discovery run across regions."""
 
     resources: list[Resource]
-    events: list[InventoryEvent]
+    events: list[Event]
     failures: list[SourceFailure]
     events_written: int = 0
 
@@ -135,7 +137,7 @@ def record_discovery(
     merged, failures = merge_regions(previous, discovered)
     current = carry_first_seen(previous, merged)
     events = diff_inventories(previous, current, now)
-    stats = store.write_events(settings, events)
+    stats = record_events(settings, events)
     # The inventory is saved after the events, so a crash in between re-detects the same changes.
     store.save_inventory(settings, current)
     log.info(

@@ -5,74 +5,50 @@ cannot be combined from smaller p95s. Columns per (series, bucket):
 
 - avg, min, max, sum, count: over the bucket's 1-minute values; `count` is how many 1-minute
   points the bucket holds (not CloudWatch's SampleCount). Which column answers "the value of
-  the bucket" depends on the statistic, as in CloudWatch: `sum` for Sum and SampleCount (the
-  bucket's total), `avg` for Average (the mean of the minute averages), `max` for Maximum,
-  `min` for Minimum. `MEANINGFUL_COLUMN` records that choice for the dashboard.
+  the bucket" depends on the statistic, as in CloudWatch (`schema.MEANINGFUL_COLUMN`): `sum`
+  for Sum and SampleCount, `avg` for Average, `max` for Maximum, `min` for Minimum.
 - p95: the 95th percentile (linear interpolation) of the 1-minute values, only for gauge-like
   statistics (Average, Maximum, Minimum). For Sum and SampleCount it is NULL: their 1-minute
   values are per-period totals, so a percentile of them changes with the collection period
   rather than describing the metric, and CloudWatch offers no percentile of a Sum either.
 
-Incremental: the rollup remembers the newest version file of each 1-minute partition it has
-rolled up. A partition with a newer version since (new points, a settling overlap re-read, a
-late backfill) has its hour's 5-minute and 1-hour buckets and its day's 1-day bucket
-recomputed and upserted by (resource_id, metric_name, statistic, bucket), so a run is
-idempotent and a late point updates exactly the buckets it falls in. Each run also deletes
-versions superseded longer than the grace period, in every resolution.
+Incremental, through DuckLake's change feed: `rollup_progress` holds the last lake snapshot
+whose 1-minute changes are rolled up. A run reads the rows inserted or updated in `metrics`
+since then (`ducklake_table_changes`), recomputes the 5-minute and 1-hour buckets of each
+changed (series, hour) and the 1-day bucket of each changed (series, day), then upserts them
+and moves the progress in one transaction: a crash or a conflict leaves nothing half done,
+and a rerun recomputes nothing that did not change. Deletes (retention) are not changes
+to roll up: the buckets of expired minutes stay, which is the point of keeping them longer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from oaktree.config import Settings
 from oaktree.logs import get_logger
-from oaktree.warehouse import layout
-from oaktree.warehouse.files import locked, partition_lock, prune_superseded, write_merged_version
-from oaktree.warehouse.layout import Partition, Resolution
+from oaktree.warehouse import lake
+from oaktree.warehouse.lake import LAKE
+from oaktree.warehouse.schema import (
+    METRICS,
+    PERCENTILE_STATISTICS,
+    ROLLUP_PROGRESS,
+    ROLLUP_RESOLUTIONS,
+    Resolution,
+)
+from oaktree.warehouse.writes import in_transaction, upsert_relation
 
 log = get_logger(__name__)
-
-_TS = pa.timestamp("ms", tz="UTC")
-
-ROLLUP_SCHEMA = pa.schema(
-    [
-        pa.field("resource_id", pa.string(), nullable=False),
-        pa.field("resource_type", pa.string(), nullable=False),
-        pa.field("region", pa.string(), nullable=False),
-        pa.field("metric_name", pa.string(), nullable=False),
-        pa.field("statistic", pa.string(), nullable=False),
-        pa.field("unit", pa.string(), nullable=False),
-        pa.field("bucket", _TS, nullable=False),
-        pa.field("avg", pa.float64(), nullable=False),
-        pa.field("min", pa.float64(), nullable=False),
-        pa.field("max", pa.float64(), nullable=False),
-        pa.field("sum", pa.float64(), nullable=False),
-        pa.field("count", pa.int64(), nullable=False),
-        pa.field("p95", pa.float64()),
-    ]
-)
-ROLLUP_KEY = ("resource_id", "metric_name", "statistic", "bucket")
-
-PERCENTILE_STATISTICS = frozenset({"Average", "Maximum", "Minimum"})
-MEANINGFUL_COLUMN = {"Sum": "sum", "SampleCount": "sum", "Average": "avg", "Maximum": "max", "Minimum": "min"}
 
 BUCKET_INTERVAL = {
     Resolution.FIVE_MINUTES: "5 minutes",
     Resolution.HOUR: "1 hour",
     Resolution.DAY: "1 day",
 }
-
-_MANIFEST_FILE = "rollup-manifest.json"
 
 
 def rollup_sql(source: str, resolution: Resolution) -> str:
@@ -101,188 +77,168 @@ def rollup_sql(source: str, resolution: Resolution) -> str:
     """
 
 
-_UPSERT_SQL = f"""
-SELECT {", ".join(ROLLUP_SCHEMA.names)} FROM (
-    SELECT {", ".join(ROLLUP_SCHEMA.names)}, 1 AS priority FROM fresh WHERE bucket >= $start AND bucket < $end
-    {{stored}}
-)
-QUALIFY row_number() OVER (PARTITION BY {", ".join(ROLLUP_KEY)} ORDER BY priority DESC) = 1
-ORDER BY resource_id, metric_name, statistic, bucket
-"""
-_STORED_SQL = f"UNION ALL SELECT {', '.join(ROLLUP_SCHEMA.names)}, 0 AS priority FROM read_parquet($stored)"
-
-
 @dataclasses.dataclass
 class RollupReport:
     """What one rollup run did."""
 
-    raw_partitions: int = 0  # 1-minute partitions new or changed since the previous run
+    from_snapshot: int | None = None  # None: everything was (re)built
+    stored_progress: int | None = None  # the progress as this run found it
+    to_snapshot: int | None = None
+    changed_series_hours: int = 0
     buckets: dict[str, int] = dataclasses.field(default_factory=lambda: {r.value: 0 for r in BUCKET_INTERVAL})
-    partitions_written: int = 0
     days_skipped: int = 0  # day buckets left alone because their 1-minute points are partly expired
-    versions_pruned: int = 0  # superseded version files deleted after their grace period
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""
         return dataclasses.asdict(self)
 
 
-def _manifest_path(warehouse_dir: Path) -> Path:
-    return layout.state_dir(warehouse_dir) / _MANIFEST_FILE
+def _changes_available(cursor: duckdb.DuckDBPyConnection, from_snapshot: int) -> bool:
+    """Return True if the change feed still reaches back to `from_snapshot` (not expired)."""
+    rows = cursor.execute(f"SELECT count(*) FROM {LAKE}.snapshots() WHERE snapshot_id = ?", [from_snapshot])
+    return bool(rows.fetchall()[0][0])
 
 
-def _load_manifest(warehouse_dir: Path) -> dict[str, str]:
-    path = _manifest_path(warehouse_dir)
-    if not path.exists():
-        return {}
-    return dict(json.loads(path.read_text())["rolled_up"])
+def _stage_changed_hours(
+    cursor: duckdb.DuckDBPyConnection, report: RollupReport, since: datetime | None
+) -> None:
+    """Fill the temp table `_changed_hours` (series and hour) that this run must recompute."""
+    report.to_snapshot = int(cursor.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchall()[0][0])
+    progress = cursor.execute(
+        f"SELECT snapshot_id FROM {ROLLUP_PROGRESS.name} WHERE source_table = ?", [METRICS.name]
+    ).fetchall()
+    report.stored_progress = int(progress[0][0]) if progress else None
+    report.from_snapshot = report.stored_progress if since is None else None
+    series_hour = "resource_id, metric_name, statistic, date_trunc('hour', ts) AS hour"
+    if report.from_snapshot is not None and not _changes_available(cursor, report.from_snapshot):
+        log.warning("rollup_changes_expired", from_snapshot=report.from_snapshot)
+        report.from_snapshot = None
+    if report.from_snapshot is None:
+        where = "WHERE ts >= $since" if since is not None else ""
+        source = f"SELECT DISTINCT {series_hour} FROM {METRICS.name} {where}"
+        params: dict[str, Any] = {"since": since} if since is not None else {}
+    elif report.from_snapshot >= report.to_snapshot:
+        source, params = f"SELECT DISTINCT {series_hour} FROM {METRICS.name} WHERE false", {}
+    else:
+        source = (
+            f"SELECT DISTINCT {series_hour} FROM ducklake_table_changes('{LAKE}', 'main', '{METRICS.name}', "
+            "$first, $last) WHERE change_type IN ('insert', 'update_postimage')"
+        )
+        params = {"first": report.from_snapshot + 1, "last": report.to_snapshot}
+    cursor.execute(f"CREATE OR REPLACE TEMP TABLE _changed_hours AS {source}", params)
+    report.changed_series_hours = int(cursor.execute("SELECT count(*) FROM _changed_hours").fetchall()[0][0])
 
 
-def _save_manifest(warehouse_dir: Path, rolled_up: dict[str, str]) -> None:
-    path = _manifest_path(warehouse_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"rolled_up": rolled_up}, sort_keys=True))
-    os.replace(tmp, path)
+def _points_of(periods: str, period_column: str, period_width: str) -> str:
+    """Return a SELECT of the 1-minute points of the (series, period) rows of the temp table `periods`."""
+    return f"""(
+        SELECT m.* FROM {METRICS.name} m
+        SEMI JOIN {periods} p
+          ON m.resource_id = p.resource_id AND m.metric_name = p.metric_name
+         AND m.statistic = p.statistic AND date_trunc('{period_width}', m.ts) = p.{period_column}
+        WHERE m.ts >= (SELECT min({period_column}) FROM {periods})
+          AND m.ts < (SELECT max({period_column}) FROM {periods}) + INTERVAL 1 {period_width}
+    )"""
 
 
-def rollup_lock(warehouse_dir: Path) -> Any:
-    """Return the lock that serialises rollups and retention (never two at once on one warehouse)."""
-    return locked(layout.lock_dir(warehouse_dir) / "rollup.lock")
+def _compute_buckets(
+    cursor: duckdb.DuckDBPyConnection, report: RollupReport, since: datetime | None, day_cutoff: datetime
+) -> None:
+    """Fill the temp tables `_fresh_<resolution>` with the buckets of every changed (series, hour)."""
+    _stage_changed_hours(cursor, report, since)
+    hourly_points = _points_of("_changed_hours", "hour", "hour")
+    for resolution in (Resolution.FIVE_MINUTES, Resolution.HOUR):
+        buckets = rollup_sql(hourly_points, resolution)
+        cursor.execute(f"CREATE OR REPLACE TEMP TABLE _fresh_{resolution.value} AS {buckets}")
+    # A day bucket needs the whole day's points: days partly past the 1-minute retention are skipped.
+    cursor.execute(
+        "CREATE OR REPLACE TEMP TABLE _changed_days AS SELECT DISTINCT resource_id, metric_name, "
+        "statistic, date_trunc('day', hour) AS day FROM _changed_hours"
+    )
+    report.days_skipped = int(
+        cursor.execute(
+            "SELECT count(DISTINCT day) FROM _changed_days WHERE day < ?", [day_cutoff]
+        ).fetchall()[0][0]
+    )
+    cursor.execute("DELETE FROM _changed_days WHERE day < ?", [day_cutoff])
+    daily_points = _points_of("_changed_days", "day", "day")
+    cursor.execute(f"CREATE OR REPLACE TEMP TABLE _fresh_1d AS {rollup_sql(daily_points, Resolution.DAY)}")
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")
-    return connection
+class _ProgressMoved(Exception):
+    """Another rollup committed after this one computed its buckets: compute again."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _RawHour:
-    """A 1-minute partition and the version file this run reads."""
+def _store_buckets(cursor: duckdb.DuckDBPyConnection, report: RollupReport) -> RollupReport:
+    """Upsert the computed buckets and move the progress, if no other rollup moved it meanwhile."""
+    progress = cursor.execute(
+        f"SELECT snapshot_id FROM {ROLLUP_PROGRESS.name} WHERE source_table = ?", [METRICS.name]
+    ).fetchall()
+    if (int(progress[0][0]) if progress else None) != report.stored_progress:
+        raise _ProgressMoved
+    for resolution in ROLLUP_RESOLUTIONS:
+        report.buckets[resolution.value] = upsert_relation(
+            cursor, resolution.table, f"_fresh_{resolution.value}"
+        )
+    cursor.execute(
+        f"MERGE INTO {ROLLUP_PROGRESS.name} AS target "
+        "USING (SELECT ? AS source_table, ? AS snapshot_id, now() AS rolled_up_at) AS source "
+        "ON (target.source_table = source.source_table) "
+        "WHEN MATCHED THEN UPDATE WHEN NOT MATCHED THEN INSERT",
+        [METRICS.name, report.to_snapshot],
+    )
+    return report
 
-    partition: Partition
-    newest: Path
+
+# A rollup that keeps losing to other rollups (not to collection) gives up after this many rounds.
+_MAX_ROUNDS = 5
 
 
 def rollup(
-    warehouse_dir: Path,
+    connection: duckdb.DuckDBPyConnection,
     *,
     since: datetime | None = None,
     now: datetime | None = None,
-    raw_retention_days: int | None = None,
+    raw_retention_days: int = 15,
 ) -> RollupReport:
-    """Recompute the buckets touched by new or changed 1-minute points; return what was done.
+    """Bring the rollups up to date with the 1-minute points; return what was recomputed.
 
-    `since` forces every bucket from that moment on to be recomputed, changed or not (a rebuild).
-    With `raw_retention_days`, day buckets older than the 1-minute retention are never
-    recomputed, because part of their points is already deleted.
+    `since` recomputes every bucket from that moment on, changed or not (a rebuild). Day buckets
+    older than the 1-minute retention are never recomputed: part of their points is gone.
+
+    The buckets are computed outside any transaction (reads only), then stored in a short one:
+    a long transaction would keep losing its commit to collection's frequent small ones. Points
+    that changed after the computation are rolled up by the next run (the progress stops at the
+    snapshot the changes were read up to); a rollup that committed in between makes this one
+    compute again, so stale buckets never overwrite fresher ones.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    report = RollupReport()
-    with rollup_lock(warehouse_dir):
-        rolled_up = _load_manifest(warehouse_dir)
-        seen: dict[str, str] = {}
-        by_region: dict[str, list[_RawHour]] = defaultdict(list)
-        dirty_by_region: dict[str, list[_RawHour]] = defaultdict(list)
-        for partition in layout.list_partitions(warehouse_dir, Resolution.MINUTE):
-            newest = partition.newest()
-            if newest is None:
-                continue
-            hour = _RawHour(partition, newest)
-            key = partition.directory.relative_to(warehouse_dir).as_posix()
-            seen[key] = newest.name
-            by_region[partition.region].append(hour)
-            if (since is not None and partition.end > since) or rolled_up.get(key) != newest.name:
-                dirty_by_region[partition.region].append(hour)
-
-        day_cutoff = None if raw_retention_days is None else now - timedelta(days=raw_retention_days)
-        with _connect() as connection:
-            for region, dirty in sorted(dirty_by_region.items()):
-                hours = by_region[region]
-                _rollup_region(connection, warehouse_dir, region, dirty, hours, day_cutoff, report)
-                report.raw_partitions += len(dirty)
-        # Only partitions that still exist are remembered, so the manifest shrinks with retention.
-        _save_manifest(warehouse_dir, seen)
-        report.versions_pruned = _prune_all(warehouse_dir)
+    # A day that starts before this moment has lost points to the 1-minute retention.
+    day_cutoff = now - timedelta(days=raw_retention_days)
+    for _ in range(_MAX_ROUNDS):
+        report = RollupReport()
+        _compute_buckets(connection, report, since, day_cutoff)
+        if not report.changed_series_hours:
+            # Nothing to store, not even the progress: this run's own commit would be the next
+            # run's "change", and the next run simply looks at the same range again.
+            break
+        try:
+            report = in_transaction(connection, lambda cursor, report=report: _store_buckets(cursor, report))
+            break
+        except _ProgressMoved:
+            log.info("rollup_progress_moved", to_snapshot=report.to_snapshot)
+    else:
+        raise RuntimeError(f"rollup lost to concurrent rollups {_MAX_ROUNDS} times; run it again")
+    for name in ("_changed_hours", "_changed_days", *(f"_fresh_{r.value}" for r in ROLLUP_RESOLUTIONS)):
+        connection.execute(f"DROP TABLE IF EXISTS {name}")
     log.info("rollup_done", **report.to_dict())
     return report
 
 
-def _prune_all(warehouse_dir: Path) -> int:
-    """Delete superseded versions past their grace in every resolution; return how many."""
-    pruned = 0
-    for resolution in Resolution:
-        for partition in layout.list_partitions(warehouse_dir, resolution):
-            with partition_lock(warehouse_dir, partition.directory):
-                pruned += prune_superseded(partition.directory)
-    return pruned
-
-
-def _rollup_region(
-    connection: duckdb.DuckDBPyConnection,
-    warehouse_dir: Path,
-    region: str,
-    dirty: list[_RawHour],
-    hours: list[_RawHour],
-    day_cutoff: datetime | None,
-    report: RollupReport,
-) -> None:
-    """Recompute one region's buckets over the dirty hours (5m, 1h) and their whole days (1d)."""
-    dirty_files = [str(hour.newest) for hour in dirty]
-    for resolution in (Resolution.FIVE_MINUTES, Resolution.HOUR):
-        _compute_fresh(connection, resolution, dirty_files)
-        _upsert_fresh(connection, warehouse_dir, resolution, region, report)
-
-    days = {hour.partition.start.date() for hour in dirty}
-    if day_cutoff is not None:
-        kept = {day for day in days if datetime(day.year, day.month, day.day, tzinfo=UTC) >= day_cutoff}
-        report.days_skipped += len(days) - len(kept)
-        days = kept
-    day_files = [str(hour.newest) for hour in hours if hour.partition.start.date() in days]
-    if day_files:
-        _compute_fresh(connection, Resolution.DAY, day_files)
-        _upsert_fresh(connection, warehouse_dir, Resolution.DAY, region, report)
-
-
-def _compute_fresh(connection: duckdb.DuckDBPyConnection, resolution: Resolution, files: list[str]) -> None:
-    """Fill the temp table `fresh` with the buckets of `resolution` over the 1-minute `files`."""
-    source = "read_parquet($files, hive_partitioning = false)"
-    connection.execute(
-        f"CREATE OR REPLACE TEMP TABLE fresh AS {rollup_sql(source, resolution)}", {"files": files}
-    )
-
-
-def _upsert_fresh(
-    connection: duckdb.DuckDBPyConnection,
-    warehouse_dir: Path,
-    resolution: Resolution,
-    region: str,
-    report: RollupReport,
-) -> None:
-    """Merge the temp table `fresh` into the partitions of `resolution` it touches (new versions)."""
-    buckets = [row[0] for row in connection.execute("SELECT DISTINCT bucket FROM fresh").fetchall()]
-    starts = sorted({layout.partition_start(resolution, bucket) for bucket in buckets})
-    for start in starts:
-        partition = layout.partition_for(warehouse_dir, resolution, region, start)
-        write_merged_version(
-            connection,
-            warehouse_dir,
-            partition,
-            merge_sql=_UPSERT_SQL,
-            stored_sql=_STORED_SQL,
-            params={"start": partition.start, "end": partition.end},
-            schema=ROLLUP_SCHEMA,
-        )
-        report.partitions_written += 1
-    report.buckets[resolution.value] += int(connection.execute("SELECT count(*) FROM fresh").fetchall()[0][0])
-
-
 def rollup_warehouse(settings: Settings, *, since: datetime | None = None) -> RollupReport:
     """Run `rollup` on the configured warehouse with the configured 1-minute retention."""
-    return rollup(
-        settings.warehouse_dir,
-        since=since,
-        now=datetime.now(UTC),
-        raw_retention_days=settings.warehouse_retention_1m_days,
-    )
+    connection = lake.open_for_writing(settings)
+    try:
+        return rollup(connection, since=since, raw_retention_days=settings.warehouse_retention_1m_days)
+    finally:
+        connection.close()

@@ -10,7 +10,7 @@ from botocore.stub import Stubber
 from oaktree.collection.api_calls import single_attempt_client
 from oaktree.collection.cloudwatch import SeriesPoints, fetch_batch, points_table
 from oaktree.collection.planning import MetricBatch, Window, epoch_ms, series_of
-from oaktree.points import POINT_SCHEMA
+from oaktree.warehouse.schema import POINT_SCHEMA
 from tests.collection.estate import WINDOW_END, instance
 
 T = [WINDOW_END - timedelta(minutes=3 - n) for n in range(3)]

@@ -16,8 +16,8 @@ from oaktree.collection.planning import epoch_ms
 from oaktree.config import Settings, load_settings
 from oaktree.inventory import Resource, ResourceType
 from oaktree.storage.metrics_store import WATERMARK_PREFIX, query_points
-from oaktree.warehouse.query import connect_readonly
-from oaktree.warehouse.views import ensure_warehouse
+from oaktree.warehouse import connect
+from oaktree.warehouse.lake import open_for_writing
 from tests.collection.estate import (
     NOW,
     WINDOW_END,
@@ -60,8 +60,8 @@ def dynamodb_points(settings: Settings) -> list[Point]:
 
 
 def warehouse_points(settings: Settings) -> list[Point]:
-    """Return the points the warehouse's `metrics` view shows (what analysts and the dashboard read)."""
-    with connect_readonly(settings) as connection:
+    """Return the points the warehouse's `metrics` table holds (what analysts and the dashboard read)."""
+    with connect(settings=settings) as connection:
         rows = connection.execute(
             "SELECT resource_id, metric_name, statistic, epoch_ms(ts), value FROM metrics ORDER BY ALL"
         ).fetchall()
@@ -350,7 +350,7 @@ def test_the_warehouse_can_be_read_while_collection_writes(
             [float(n) for n in range(30)],
             "Percent",
         )
-    ensure_warehouse(collection_settings)
+    open_for_writing(collection_settings).close()  # the reader starts before the first write
     seen: list[int] = []
     errors: list[BaseException] = []
     done = threading.Event()
@@ -358,7 +358,7 @@ def test_the_warehouse_can_be_read_while_collection_writes(
     def read_until_done() -> None:
         while not done.is_set():
             try:
-                with connect_readonly(collection_settings) as connection:
+                with connect(settings=collection_settings) as connection:
                     seen.append(connection.execute("SELECT count(*) FROM metrics").fetchall()[0][0])
             except duckdb.Error as exc:
                 errors.append(exc)
@@ -379,5 +379,5 @@ def test_the_warehouse_can_be_read_while_collection_writes(
 
     assert errors == []
     assert seen, "the reader never ran"
-    assert seen == sorted(seen)  # readers only ever see whole versions: counts never go back
+    assert seen == sorted(seen)  # readers only ever see whole commits: counts never go back
     assert len(warehouse_points(collection_settings)) == 40 * 30 * 2

@@ -38,7 +38,9 @@ def test_collect_once_prints_the_run_as_json_and_rollup_buckets_it(
 
     rolled = runner.invoke(app, ["rollup", "--json"])
     assert rolled.exit_code == 0, rolled.output
-    assert json.loads(rolled.stdout)["raw_partitions"] >= 1
+    rollup = json.loads(rolled.stdout)
+    assert rollup["changed_series_hours"] >= 1  # the three NetworkIn minutes (one or two hours)
+    assert rollup["buckets"]["5m"] >= 1
 
 
 def test_collect_refuses_a_region_that_is_not_configured(collection_settings: Settings) -> None:

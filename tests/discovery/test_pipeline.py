@@ -8,20 +8,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import duckdb
-import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
 from oaktree import aws as aws_clients
 from oaktree.config import Settings
-from oaktree.discovery import sources, store
+from oaktree.discovery import sources
 from oaktree.discovery.changes import EventType
 from oaktree.discovery.pipeline import discover_all
+from oaktree.eventlog import read_resource_events, record_events
 from oaktree.inventory import ResourceType
-from oaktree.warehouse import layout
-from oaktree.warehouse.views import ensure_warehouse
+from oaktree.warehouse import connect, read
 from tests.fleet import REGIONS, Fleet
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -188,16 +186,19 @@ def test_changes_become_events_in_dynamodb_and_warehouse(fleet: Fleet, discovery
     assert gone_table.event_type == EventType.GONE
     assert second.events_written == 3
 
-    stored = store.read_events(discovery_settings, stopped)
+    stored = read_resource_events(discovery_settings, stopped)
     assert [item["event_type"] for item in stored] == [EventType.DISCOVERED, EventType.STATE_CHANGED]
     assert stored[1]["timestamp"] == int((T0 + timedelta(minutes=10)).timestamp() * 1000)
     assert stored[1]["region"] == region
 
-    warehouse_events = pq.read_table(layout.events_dir(discovery_settings.warehouse_dir)).to_pylist()
-    assert len(warehouse_events) == len(first.events) + 3
-    # The `resources` view shows the newest snapshot only: the terminated instance is not in it.
-    with duckdb.connect(str(ensure_warehouse(discovery_settings)), read_only=True) as warehouse:
+    with connect(settings=discovery_settings) as warehouse:
+        warehouse_events = read.events(warehouse)
+        stopped_events = read.events(warehouse, resource_ids=[stopped])
         rows = warehouse.execute("select resource_id, state from resources").fetchall()
+    assert len(warehouse_events) == len(first.events) + 3
+    # Newest first, as a timeline shows them.
+    assert list(stopped_events["event_type"]) == [EventType.STATE_CHANGED, EventType.DISCOVERED]
+    # The `resources` table holds the current inventory only: the terminated instance is not in it.
     assert len(rows) == len(second.resources)
     assert terminated not in {resource_id for resource_id, _ in rows}
     assert (stopped, "stopped") in rows
@@ -215,8 +216,8 @@ def test_two_events_of_one_resource_in_one_millisecond_are_both_kept(
     report = discover_all(discovery_settings, now=T0)
     event = report.events[0]
     twin = dataclasses.replace(event, event_id="another-id", message="second event, same millisecond")
-    store.write_events(discovery_settings, [twin])
-    stored = store.read_events(discovery_settings, event.resource_id)
+    record_events(discovery_settings, [twin])
+    stored = read_resource_events(discovery_settings, event.resource_id)
     assert sorted(item["message"] for item in stored) == sorted([event.message, twin.message])
     assert {item["timestamp"] for item in stored} == {event.timestamp_ms}
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from oaktree.config import load_settings
+from oaktree.warehouse import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +60,8 @@ def test_demo_collects_into_both_stores_and_the_warehouse_answers(demo_run: tupl
     assert collection["api_calls"]["GetMetricData"] >= 1
     assert collection["failed_regions"] == []
 
-    with duckdb.connect(str(demo_dir / "warehouse.duckdb"), read_only=True) as warehouse:
+    # Exactly what the README tells a notebook to do.
+    with connect(settings=load_settings(data_dir=demo_dir)) as warehouse:
         (points,) = warehouse.execute("select count(*) from metrics").fetchone()
         (resources,) = warehouse.execute("select count(*) from resources").fetchone()
         (events,) = warehouse.execute("select count(*) from events").fetchone()

@@ -8,13 +8,11 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_DIR = REPO_ROOT / "infra"
@@ -107,16 +105,6 @@ def terraform_workdir(tmp_path_factory: pytest.TempPathFactory) -> TerraformWork
     copy = TerraformWorkdir(path=workdir, binary=terraform_binary(), env=_terraform_env(workdir))
     copy.run("init", "-input=false", f"-plugin-dir={plugin_dir()}")
     return copy
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """Run a moto server in a thread on a free loopback port for the module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="module")

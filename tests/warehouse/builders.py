@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from oaktree.points import POINT_SCHEMA
+from oaktree.warehouse.schema import POINT_SCHEMA
 
 T0 = datetime(2024, 3, 10, 0, 0, tzinfo=UTC)
 
