@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,7 +18,10 @@ from oaktree.auth import (
     register_user,
 )
 from oaktree.config import ConfigError, load_settings
+from tests.auth.concurrency import run_together
 from tests.auth.conftest import GOOD_PASSWORD
+
+RACE_ROUNDS = 5
 
 
 def _register(session: Session, ctx: AuthContext, **fields: object) -> User:
@@ -163,3 +168,26 @@ def test_unknown_role_is_an_input_error(sqlite_session: Session, ctx: AuthContex
     with pytest.raises(InvalidInput) as caught:
         _register(sqlite_session, ctx, role="superuser", principal=Principal.system())
     assert caught.value.errors == {"role": "must be one of admin, operator, viewer"}
+
+
+def _registration(ctx: AuthContext, username: str, email: str) -> Callable[[Session], str]:
+    return lambda racing: _register(racing, ctx, username=username, email=email).username
+
+
+def test_names_differing_only_in_case_race_to_one_account(
+    db_url: str, session: Session, ctx: AuthContext, admin: Principal
+) -> None:
+    for round_number in range(RACE_ROUNDS):
+        spellings = (f"mallory-{round_number}", f"Mallory-{round_number}")
+        outcomes = run_together(
+            db_url,
+            [
+                _registration(ctx, name, f"spelling-{number}-{round_number}@example.com")
+                for number, name in enumerate(spellings)
+            ],
+        )
+        winners = [outcome for outcome in outcomes if isinstance(outcome, str)]
+        losers = [outcome for outcome in outcomes if isinstance(outcome, InvalidInput)]
+        assert len(winners) == len(losers) == 1, (round_number, outcomes)
+        stored = session.scalars(select(User.username).where(func.lower(User.username) == spellings[0])).all()
+        assert stored == winners, round_number
