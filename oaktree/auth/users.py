@@ -18,6 +18,7 @@ from models import Role as RoleRow
 from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
 from oaktree.auth.errors import AuthenticationFailed, InvalidInput, UserNotFound
+from oaktree.auth.locking import accounts_locked
 from oaktree.auth.lockout import Outcome
 from oaktree.auth.passwords import hash_password, password_problem, verify_password
 from oaktree.auth.roles import ROLE_NAMES, Permission, Principal, Role, require
@@ -50,7 +51,7 @@ def find_user(session: Session, identifier: str) -> User | None:
     """Return the user whose username or email is `identifier` (case-insensitive), if any."""
     lowered = identifier.strip().lower()
     return session.scalars(
-        select(User).where(or_(func.lower(User.username) == lowered, User.email == lowered))
+        select(User).where(or_(func.lower(User.username) == lowered, func.lower(User.email) == lowered))
     ).first()
 
 
@@ -129,42 +130,46 @@ def register_user(
         errors["email"] = problem
     if problem := password_problem(password, username=username, email=normalised_email or ""):
         errors["password"] = problem
-    if not errors:
-        # Report only what this form needs: whether these two values are free, nothing about others.
-        if find_user(session, username) is not None:
-            errors["username"] = "is already taken"
-        if normalised_email and session.scalar(select(User.id).where(User.email == normalised_email)):
-            errors["email"] = "is already registered"
     if errors:
         raise InvalidInput(errors)
     assert normalised_email is not None
+    # Hash before taking the lock: bcrypt is the slow part, and registrations wait for the lock.
+    password_hash = hash_password(password, rounds=ctx.bcrypt_rounds)
 
-    first_user = not session.scalar(select(func.count()).select_from(User))
-    final_role = Role.ADMIN if first_user else (wanted or Role.VIEWER)
-    now = ctx.now()
-    user = User(
-        username=username,
-        email=normalised_email,
-        password_hash=hash_password(password, rounds=ctx.bcrypt_rounds),
-        password_changed_at=now,
-    )
-    try:
-        session.add(user)
-        _assign_role(session, user, final_role)
-        session.flush()
-    except IntegrityError:
-        # Another registration with the same name or address committed between check and insert.
-        session.rollback()
-        raise InvalidInput({"username": "or email is already registered"}) from None
-    audit.record(
-        session,
-        actor=principal or Principal(user_id=user.id, username=user.username, roles=()),
-        action="user.created",
-        target=user.username,
-        at=now,
-        details={"role": final_role.value, "first_user": first_user},
-    )
-    session.commit()
+    with accounts_locked(session):
+        # Report only what this form needs: whether these two values are free, nothing about others.
+        if find_user(session, username) is not None:
+            errors["username"] = "is already taken"
+        if session.scalar(select(User.id).where(func.lower(User.email) == normalised_email)):
+            errors["email"] = "is already registered"
+        if errors:
+            raise InvalidInput(errors)
+
+        first_user = not session.scalar(select(func.count()).select_from(User))
+        final_role = Role.ADMIN if first_user else (wanted or Role.VIEWER)
+        now = ctx.now()
+        user = User(
+            username=username,
+            email=normalised_email,
+            password_hash=password_hash,
+            password_changed_at=now,
+        )
+        try:
+            session.add(user)
+            _assign_role(session, user, final_role)
+            session.flush()
+        except IntegrityError:
+            # An account with the same name or address was written without the lock (another tool).
+            raise InvalidInput({"username": "or email is already registered"}) from None
+        audit.record(
+            session,
+            actor=principal or Principal(user_id=user.id, username=user.username, roles=()),
+            action="user.created",
+            target=user.username,
+            at=now,
+            details={"role": final_role.value, "first_user": first_user},
+        )
+        session.commit()
     log.info("auth.user_created", user_id=user.id, username=user.username, role=final_role.value)
     return user
 
