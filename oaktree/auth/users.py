@@ -56,7 +56,12 @@ def find_user(session: Session, identifier: str) -> User | None:
 
 
 def _user_named(session: Session, username: str) -> User:
-    user = session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
+    # populate_existing: an object already in the session may hold what an earlier read saw.
+    user = session.scalars(
+        select(User)
+        .where(func.lower(User.username) == username.strip().lower())
+        .execution_options(populate_existing=True)
+    ).first()
     if user is None:
         raise UserNotFound(f"no user named {username!r}")
     return user
@@ -83,22 +88,24 @@ def _assign_role(session: Session, user: User, role: Role) -> None:
     user.is_admin = role == Role.ADMIN
 
 
-def _active_admin_count(session: Session) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(User)
+def _active_admin_ids(session: Session) -> set[int]:
+    return set(
+        session.scalars(
+            select(User.id)
             .join(UserRole, UserRole.user_id == User.id)
             .join(RoleRow, RoleRow.id == UserRole.role_id)
             .where(RoleRow.name == Role.ADMIN.value, User.is_active.is_(True))
         )
-        or 0
     )
 
 
 def _guard_last_admin(session: Session, user: User, field: str) -> None:
-    """Refuse a change that would leave no active admin (nobody could manage users any more)."""
-    if user.is_active and Role.ADMIN.value in user.role_names and _active_admin_count(session) <= 1:
+    """Refuse a change that would leave no active admin (nobody could manage users any more).
+
+    Callers hold the accounts lock, so two such changes at once cannot each count the other's
+    admin as still active.
+    """
+    if _active_admin_ids(session) == {user.id}:
         raise InvalidInput({field: f"{user.username} is the last active admin"})
 
 
@@ -195,21 +202,22 @@ def set_role(
     """Give the user exactly one role; their existing tokens stop working (they carry the old roles)."""
     require(principal, Permission.MANAGE_USERS)
     new_role = _parse_role(role)
-    user = _user_named(session, username)
-    old_roles = user.role_names
-    if new_role != Role.ADMIN:
-        _guard_last_admin(session, user, "role")
-    _assign_role(session, user, new_role)
-    user.token_version += 1
-    audit.record(
-        session,
-        actor=principal,
-        action="user.role_set",
-        target=user.username,
-        at=ctx.now(),
-        details={"from": list(old_roles), "to": new_role.value},
-    )
-    session.commit()
+    with accounts_locked(session):
+        user = _user_named(session, username)
+        old_roles = user.role_names
+        if new_role != Role.ADMIN:
+            _guard_last_admin(session, user, "role")
+        _assign_role(session, user, new_role)
+        user.token_version += 1
+        audit.record(
+            session,
+            actor=principal,
+            action="user.role_set",
+            target=user.username,
+            at=ctx.now(),
+            details={"from": list(old_roles), "to": new_role.value},
+        )
+        session.commit()
     log.info("auth.role_set", username=user.username, role=new_role.value, by=principal.username)
     return user
 
@@ -219,20 +227,21 @@ def set_active(
 ) -> User:
     """Enable or disable an account; a disabled account cannot log in and its tokens stop working."""
     require(principal, Permission.MANAGE_USERS)
-    user = _user_named(session, username)
-    if not active:
-        _guard_last_admin(session, user, "username")
-    if user.is_active != active:
-        user.is_active = active
-        user.token_version += 1
-        audit.record(
-            session,
-            actor=principal,
-            action="user.enabled" if active else "user.disabled",
-            target=user.username,
-            at=ctx.now(),
-        )
-    session.commit()
+    with accounts_locked(session):
+        user = _user_named(session, username)
+        if not active:
+            _guard_last_admin(session, user, "username")
+        if user.is_active != active:
+            user.is_active = active
+            user.token_version += 1
+            audit.record(
+                session,
+                actor=principal,
+                action="user.enabled" if active else "user.disabled",
+                target=user.username,
+                at=ctx.now(),
+            )
+        session.commit()
     log.info("auth.user_active_set", username=user.username, active=active, by=principal.username)
     return user
 
@@ -240,11 +249,12 @@ def set_active(
 def delete_user(*, session: Session, ctx: AuthContext, principal: Principal, username: str) -> None:
     """Delete an account; its roles, settings, alerts and tokens go with it (ON DELETE CASCADE)."""
     require(principal, Permission.MANAGE_USERS)
-    user = _user_named(session, username)
-    _guard_last_admin(session, user, "username")
-    audit.record(session, actor=principal, action="user.deleted", target=user.username, at=ctx.now())
-    session.delete(user)
-    session.commit()
+    with accounts_locked(session):
+        user = _user_named(session, username)
+        _guard_last_admin(session, user, "username")
+        audit.record(session, actor=principal, action="user.deleted", target=user.username, at=ctx.now())
+        session.delete(user)
+        session.commit()
     log.info("auth.user_deleted", username=username, by=principal.username)
 
 
