@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from models import LoginAttempt, RevokedToken, User
+from models.users import new_account_key
 from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
 from oaktree.auth.errors import AccountLocked, AuthenticationFailed, InvalidToken
@@ -94,10 +95,13 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
         raise AuthenticationFailed("this account is disabled")
 
     user.last_login_at = now
+    if user.account_key is None:  # inserted by another tool, which knows nothing of account keys
+        user.account_key = new_account_key()
     remember(Outcome.SUCCESS)
     principal = principal_for(user)
     token = ctx.signer.issue(
         user_id=user.id,
+        account_key=user.account_key,
         username=user.username,
         roles=principal.roles,
         token_version=user.token_version,
@@ -110,13 +114,15 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
 def authenticate(*, session: Session, ctx: AuthContext, token: str) -> Principal:
     """Return the principal of a valid session token, else raise InvalidToken.
 
-    Beyond signature and expiry, the user must still exist and be active, and the token must not be
-    logged out or older than the user's last password change, role change or logout-everywhere.
-    Roles come from the database, never from the token.
+    Beyond signature and expiry, the account it was issued to must still exist (same id and account
+    key: ids can be reused) and be active, and the token must not be logged out or older than the
+    user's last password change, role change or logout-everywhere. Roles come from the database,
+    never from the token.
     """
     claims = ctx.signer.verify(token, now=ctx.now())
-    user = session.get(User, claims.user_id)
-    if user is None:
+    # populate_existing: revocation must not depend on what this session happened to read before.
+    user = session.get(User, claims.user_id, populate_existing=True)
+    if user is None or user.account_key != claims.account_key:
         raise InvalidToken("the token's user no longer exists")
     if not user.is_active:
         raise InvalidToken("the token's user is disabled")

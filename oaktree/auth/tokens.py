@@ -31,6 +31,7 @@ class TokenClaims:
     """The verified contents of a session token."""
 
     user_id: int
+    account_key: str
     username: str
     roles: tuple[str, ...]
     issued_at: datetime
@@ -55,12 +56,20 @@ class TokenSigner:
             raise ConfigError(f"the JWT secret must be at least {minimum} bytes for {self.algorithm}")
 
     def issue(
-        self, *, user_id: int, username: str, roles: tuple[str, ...], token_version: int, now: datetime
+        self,
+        *,
+        user_id: int,
+        account_key: str,
+        username: str,
+        roles: tuple[str, ...],
+        token_version: int,
+        now: datetime,
     ) -> str:
         """Return a signed token for the user, valid from `now` for the configured lifetime."""
         claims = {
             "iss": ISSUER,
             "sub": str(user_id),
+            "account": account_key,
             "username": username,
             "roles": list(roles),
             "iat": int(now.timestamp()),
@@ -103,6 +112,7 @@ class TokenSigner:
             issued_at = datetime.fromtimestamp(int(payload["iat"]), UTC)
             claims = TokenClaims(
                 user_id=int(payload["sub"]),
+                account_key=str(payload["account"]),
                 username=str(payload["username"]),
                 roles=tuple(str(role) for role in payload["roles"]),
                 issued_at=issued_at,

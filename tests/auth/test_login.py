@@ -7,10 +7,10 @@ import json
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from models import LoginAttempt, RevokedToken
+from models import LoginAttempt, RevokedToken, User
 from oaktree.auth import (
     AuthContext,
     AuthenticationFailed,
@@ -26,6 +26,7 @@ from oaktree.auth import (
     set_role,
 )
 from oaktree.auth import passwords as password_module
+from oaktree.auth.passwords import hash_password
 from oaktree.config import ConfigError
 from tests.auth.conftest import GOOD_PASSWORD, SECRET, FakeClock, make_user
 
@@ -100,6 +101,34 @@ def test_token_for_a_deleted_user_is_rejected(
     delete_user(session=session, ctx=ctx, principal=admin, username="watcher")
     with pytest.raises(InvalidToken, match="no longer exists"):
         authenticate(session=session, ctx=ctx, token=token)
+
+
+def test_a_deleted_users_token_does_not_pass_for_the_next_account_with_its_id(
+    sqlite_session: Session, ctx: AuthContext
+) -> None:
+    admin = make_user(sqlite_session, ctx, "root-admin")
+    leaver = make_user(sqlite_session, ctx, "leaver")
+    token = _login(sqlite_session, ctx, "leaver")
+    delete_user(session=sqlite_session, ctx=ctx, principal=admin, username="leaver")
+    newcomer = make_user(sqlite_session, ctx, "newcomer")
+    assert newcomer.user_id == leaver.user_id  # SQLite hands the highest id out again after a delete
+    with pytest.raises(InvalidToken, match="no longer exists"):
+        authenticate(session=sqlite_session, ctx=ctx, token=token)
+
+
+def test_an_account_inserted_without_a_key_gets_one_at_login(
+    sqlite_session: Session, ctx: AuthContext
+) -> None:
+    # Another tool, writing the seed's columns only.
+    sqlite_session.execute(
+        text("INSERT INTO users (username, email, password_hash) VALUES ('legacy', 'l@example.com', :hash)"),
+        {"hash": hash_password(GOOD_PASSWORD, rounds=4)},
+    )
+    sqlite_session.commit()
+    token = _login(sqlite_session, ctx, "legacy")
+    key = sqlite_session.scalars(select(User.account_key).where(User.username == "legacy")).one()
+    assert key is not None and len(key) == 32
+    assert authenticate(session=sqlite_session, ctx=ctx, token=token).username == "legacy"
 
 
 def test_expiry_follows_the_clock(

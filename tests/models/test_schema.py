@@ -263,3 +263,20 @@ def test_upgrade_refuses_accounts_differing_only_in_case(db_url: str) -> None:
     with pytest.raises(db.MigrationRefused, match=r"users\.username values differing only in case: mallory;"):
         db.upgrade(db_url)
     assert db.current_revision(db_url) == "0001"
+
+
+def test_downgrade_to_0001_keeps_the_data_and_upgrade_gives_each_user_a_key(db_url: str) -> None:
+    with Session(db.engine_for(db_url)) as session:
+        for name in ("first", "second", "third"):
+            session.add(UserSetting(user_id=_user(session, name).id, key="theme", value="dark"))
+        session.commit()
+    db.downgrade(db_url, "0001")
+    with db.engine_for(db_url).connect() as connection:
+        # Nothing cascaded away: SQLite must not have rebuilt the users table.
+        assert connection.execute(text("SELECT count(*) FROM settings")).scalar_one() == 3
+        assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() == 3
+    db.upgrade(db_url)
+    with Session(db.engine_for(db_url)) as session:
+        keys = session.scalars(select(User.account_key)).all()
+    assert len(set(keys)) == 3
+    assert all(key is not None and len(key) == 32 for key in keys)
