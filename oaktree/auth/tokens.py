@@ -24,6 +24,9 @@ ISSUER = "oaktree"
 # RFC 7518 section 3.2: an HMAC key must be at least as long as the hash output.
 MIN_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 SANDBOX_SECRET_FILE = "jwt-secret"
+# How far ahead of this host's clock a token's issue time may be: the clocks of the hosts that
+# issue and check tokens differ a little. Anything later was not issued by a sane clock.
+MAX_CLOCK_SKEW = timedelta(seconds=60)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,9 +83,10 @@ class TokenSigner:
         return jwt.encode(claims, self.secret, algorithm=self.algorithm)
 
     def verify(self, token: str, *, now: datetime) -> TokenClaims:
-        """Return the claims of a token signed by this signer and unexpired at `now`, else raise InvalidToken.
+        """Return the claims of a token signed by this signer and valid at `now`, else raise InvalidToken.
 
         Only this signer's algorithm is accepted, so `alg: none` and algorithm-confusion tokens fail.
+        A token is valid from its issue time (less MAX_CLOCK_SKEW) until its expiry.
         """
         try:
             header = jwt.get_unverified_header(token)
@@ -96,7 +100,8 @@ class TokenSigner:
                 self.secret,
                 algorithms=[self.algorithm],
                 issuer=ISSUER,
-                # Expiry is checked below against the injected clock, so tests need no sleeping.
+                # Expiry and issue time are checked below against the injected clock, so tests
+                # need no sleeping.
                 options={
                     "require": ["iss", "sub", "iat", "exp", "jti"],
                     "verify_exp": False,
@@ -124,6 +129,8 @@ class TokenSigner:
             raise InvalidToken("token claims are malformed") from None
         if now >= claims.expires_at:
             raise InvalidToken("token has expired")
+        if claims.issued_at > now + MAX_CLOCK_SKEW:
+            raise InvalidToken("token was issued in the future")
         return claims
 
 

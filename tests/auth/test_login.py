@@ -27,6 +27,7 @@ from oaktree.auth import (
 )
 from oaktree.auth import passwords as password_module
 from oaktree.auth.passwords import hash_password
+from oaktree.auth.tokens import MAX_CLOCK_SKEW
 from oaktree.config import ConfigError
 from tests.auth.conftest import GOOD_PASSWORD, SECRET, FakeClock, make_user
 
@@ -181,6 +182,18 @@ def test_forged_tokens_are_rejected(sqlite_session: Session, ctx: AuthContext, c
         with pytest.raises(InvalidToken) as caught:
             authenticate(session=sqlite_session, ctx=ctx, token=token)
         assert expected[case] in str(caught.value), case
+
+
+def test_a_token_issued_in_the_future_is_refused(sqlite_session: Session, ctx: AuthContext) -> None:
+    make_user(sqlite_session, ctx, "early")
+    token = _login(sqlite_session, ctx, "early")
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    skew = int(MAX_CLOCK_SKEW.total_seconds())
+    within_skew = jwt.encode({**claims, "iat": claims["iat"] + skew}, SECRET, algorithm="HS256")
+    beyond_skew = jwt.encode({**claims, "iat": claims["iat"] + skew + 1}, SECRET, algorithm="HS256")
+    assert authenticate(session=sqlite_session, ctx=ctx, token=within_skew).username == "early"
+    with pytest.raises(InvalidToken, match="issued in the future"):
+        authenticate(session=sqlite_session, ctx=ctx, token=beyond_skew)
 
 
 def test_a_short_secret_is_refused() -> None:
