@@ -55,8 +55,9 @@ def _attempt_history(
 def login(*, session: Session, ctx: AuthContext, identifier: str, password: str) -> LoginResult:
     """Check a username-or-email and password and return a session token.
 
-    Raises AuthenticationFailed (same message for unknown names and wrong passwords, after the same
-    bcrypt work) or AccountLocked. Every attempt is recorded and committed, including failures.
+    Raises AuthenticationFailed (same message for unknown names, disabled accounts and wrong
+    passwords, after the same bcrypt work) or AccountLocked. Every attempt is recorded and
+    committed, including failures.
     """
     now = ctx.now()
     typed = identifier.strip().lower()[:IDENTIFIER_MAX]
@@ -76,7 +77,9 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
         raise AccountLocked(int((lock_end - now).total_seconds()))
 
     password_ok = verify_password(password, user.password_hash if user else dummy_hash(ctx.bcrypt_rounds))
-    if user is None or not password_ok:
+    # A disabled account fails exactly like a wrong password, after the same bcrypt work: a
+    # different answer when the password is right would confirm the password to anyone guessing.
+    if user is None or not password_ok or not user.is_active:
         remember(Outcome.FAILURE)
         if locked_until([*history, (now, Outcome.FAILURE)], policy=ctx.lockout, now=now) is not None:
             log.warning(
@@ -90,9 +93,6 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
                 audit.record(session, actor=None, action="user.locked_out", target=user.username, at=now)
                 session.commit()
         raise AuthenticationFailed(BAD_CREDENTIALS)
-    if not user.is_active:
-        remember(Outcome.FAILURE)
-        raise AuthenticationFailed("this account is disabled")
 
     user.last_login_at = now
     if user.account_key is None:  # inserted by another tool, which knows nothing of account keys

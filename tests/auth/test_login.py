@@ -87,12 +87,37 @@ def test_disabled_user_cannot_log_in_and_their_tokens_stop(
     set_active(session=session, ctx=ctx, principal=admin, username="watcher", active=False)
     with pytest.raises(InvalidToken, match="disabled"):
         authenticate(session=session, ctx=ctx, token=token)
-    with pytest.raises(AuthenticationFailed, match="disabled"):
+    with pytest.raises(AuthenticationFailed, match="invalid username/email or password"):
         _login(session, ctx)
     set_active(session=session, ctx=ctx, principal=admin, username="watcher", active=True)
     with pytest.raises(InvalidToken, match="revoked"):  # re-enabling does not revive old tokens
         authenticate(session=session, ctx=ctx, token=token)
     assert authenticate(session=session, ctx=ctx, token=_login(session, ctx)) == viewer
+
+
+def test_a_disabled_account_answers_alike_whatever_the_password(
+    session: Session, ctx: AuthContext, admin: Principal, viewer: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_active(session=session, ctx=ctx, principal=admin, username="watcher", active=False)
+    checked_hashes: list[str] = []
+    real_checkpw = password_module.bcrypt.checkpw
+
+    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
+        checked_hashes.append(hashed.decode())
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(password_module.bcrypt, "checkpw", counting_checkpw)
+    answers = []
+    for password in (GOOD_PASSWORD, "wrong-password-123"):
+        with pytest.raises(AuthenticationFailed) as caught:
+            _login(session, ctx, "watcher", password)
+        answers.append((type(caught.value), str(caught.value)))
+    assert answers == [(AuthenticationFailed, "invalid username/email or password")] * 2
+    assert len(checked_hashes) == 2  # one bcrypt check each way: the right password is no faster
+    outcomes = session.scalars(
+        select(LoginAttempt.outcome).where(LoginAttempt.user_id == viewer.user_id)
+    ).all()
+    assert outcomes == ["failure", "failure"]
 
 
 def test_token_for_a_deleted_user_is_rejected(
