@@ -1,5 +1,6 @@
 """Usernames and email addresses unique whatever their case; a random, never-reused account key
-per user, which session tokens carry.
+per user, which session tokens carry; login attempts keep no typed names (only keyed digests from
+now on). Downgrading keeps the digests: what was typed is gone for good.
 
 Revision ID: 0002
 Revises: 0001
@@ -24,6 +25,9 @@ depends_on: str | Sequence[str] | None = None
 CASE_INSENSITIVE_UNIQUE = {"uq_users_lower_username": "username", "uq_users_lower_email": "email"}
 ACCOUNT_KEY_BYTES = 16
 USERS = sa.table("users", sa.column("id", sa.Integer()), sa.column("account_key", sa.String()))
+LOGIN_ATTEMPTS = sa.table(
+    "login_attempts", sa.column("user_id", sa.Integer()), sa.column("identifier", sa.String())
+)
 
 
 def _refuse_case_duplicates(column: str) -> None:
@@ -56,6 +60,18 @@ def _give_every_user_an_account_key() -> None:
         )
 
 
+def _forget_what_was_typed() -> None:
+    """Remove the typed names of past login attempts (some may be passwords typed into the wrong box).
+
+    They cannot be turned into digests here: the key derives from the JWT signing secret, which
+    migrations do not read. Attempts against names matching no account only mattered to their
+    lockout, which ends within minutes; an account's attempts keep counting by its id.
+    """
+    bind = op.get_bind()
+    bind.execute(LOGIN_ATTEMPTS.delete().where(LOGIN_ATTEMPTS.c.user_id.is_(None)))
+    bind.execute(LOGIN_ATTEMPTS.update().values(identifier=""))
+
+
 def upgrade() -> None:
     for column in CASE_INSENSITIVE_UNIQUE.values():
         _refuse_case_duplicates(column)
@@ -68,6 +84,8 @@ def upgrade() -> None:
     op.add_column("users", sa.Column("account_key", sa.String(2 * ACCOUNT_KEY_BYTES), nullable=True))
     _give_every_user_an_account_key()
     op.create_index("ix_users_account_key", "users", ["account_key"], unique=True)
+
+    _forget_what_was_typed()
 
 
 def downgrade() -> None:

@@ -13,7 +13,7 @@ from models.users import new_account_key
 from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
 from oaktree.auth.errors import AccountLocked, AuthenticationFailed, InvalidToken
-from oaktree.auth.lockout import Outcome, locked_until
+from oaktree.auth.lockout import Outcome, identifier_digest, locked_until, normalise_identifier
 from oaktree.auth.passwords import dummy_hash, verify_password
 from oaktree.auth.roles import Permission, Principal, require
 from oaktree.auth.users import find_user, principal_for
@@ -23,7 +23,6 @@ log = get_logger(__name__)
 
 # One message for an unknown name and a wrong password, so login does not reveal which names exist.
 BAD_CREDENTIALS = "invalid username/email or password"
-IDENTIFIER_MAX = 255
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,14 +35,15 @@ class LoginResult:
 
 
 def _attempt_history(
-    session: Session, user: User | None, identifier: str, since: datetime
+    session: Session, user: User | None, digest: str, since: datetime
 ) -> list[tuple[datetime, str]]:
     # A real account's attempts count whatever name or address was typed; an unknown name is
-    # locked by what was typed, exactly like an account, so lockout does not reveal existence.
+    # locked by (the digest of) what was typed, exactly like an account, so lockout does not
+    # reveal existence.
     if user is not None:
         condition = LoginAttempt.user_id == user.id
     else:
-        condition = and_(LoginAttempt.identifier == identifier, LoginAttempt.user_id.is_(None))
+        condition = and_(LoginAttempt.identifier == digest, LoginAttempt.user_id.is_(None))
     rows = session.execute(
         select(LoginAttempt.at, LoginAttempt.outcome)
         .where(condition, LoginAttempt.at > since)
@@ -60,20 +60,22 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
     committed, including failures.
     """
     now = ctx.now()
-    typed = identifier.strip().lower()[:IDENTIFIER_MAX]
+    typed = normalise_identifier(identifier)
+    digest = identifier_digest(typed, secret=ctx.signer.secret)
     user = find_user(session, typed)
-    history = _attempt_history(session, user, typed, now - ctx.lockout.lookback)
+    history = _attempt_history(session, user, digest, now - ctx.lockout.lookback)
 
     def remember(outcome: Outcome) -> None:
         session.add(
-            LoginAttempt(user_id=user.id if user else None, identifier=typed, outcome=outcome, at=now)
+            LoginAttempt(user_id=user.id if user else None, identifier=digest, outcome=outcome, at=now)
         )
         session.commit()
 
+    # Logs name the account, or the digest for unknown names, never what was typed.
     lock_end = locked_until(history, policy=ctx.lockout, now=now)
     if lock_end is not None:
         remember(Outcome.LOCKED)
-        log.warning("auth.login_refused_locked", identifier=typed, user_id=user.id if user else None)
+        log.warning("auth.login_refused_locked", identifier_digest=digest, user_id=user.id if user else None)
         raise AccountLocked(int((lock_end - now).total_seconds()))
 
     password_ok = verify_password(password, user.password_hash if user else dummy_hash(ctx.bcrypt_rounds))
@@ -84,7 +86,7 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
         if locked_until([*history, (now, Outcome.FAILURE)], policy=ctx.lockout, now=now) is not None:
             log.warning(
                 "auth.account_locked",
-                identifier=typed,
+                identifier_digest=digest,
                 user_id=user.id if user else None,
                 attempts=ctx.lockout.attempts,
                 minutes=int(ctx.lockout.duration.total_seconds() // 60),

@@ -19,7 +19,7 @@ from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
 from oaktree.auth.errors import AuthenticationFailed, InvalidInput, UserNotFound
 from oaktree.auth.locking import accounts_locked
-from oaktree.auth.lockout import Outcome
+from oaktree.auth.lockout import Outcome, identifier_digest
 from oaktree.auth.passwords import hash_password, password_problem, verify_password
 from oaktree.auth.roles import ROLE_NAMES, Permission, Principal, Role, require
 from oaktree.auth.validation import normalise_email, username_problem
@@ -272,7 +272,12 @@ def store_new_password(session: Session, ctx: AuthContext, user: User, new_passw
         .values(used_at=now)
     )
     session.add(
-        LoginAttempt(user_id=user.id, identifier=user.username.lower(), outcome=Outcome.UNLOCKED, at=now)
+        LoginAttempt(
+            user_id=user.id,
+            identifier=identifier_digest(user.username, secret=ctx.signer.secret),
+            outcome=Outcome.UNLOCKED,
+            at=now,
+        )
     )
 
 

@@ -26,6 +26,7 @@ from oaktree.auth import (
     set_role,
 )
 from oaktree.auth import passwords as password_module
+from oaktree.auth.lockout import identifier_digest
 from oaktree.auth.passwords import hash_password
 from oaktree.auth.tokens import MAX_CLOCK_SKEW
 from oaktree.config import ConfigError
@@ -299,7 +300,7 @@ def test_every_attempt_is_recorded(sqlite_session: Session, ctx: AuthContext) ->
         _login(sqlite_session, ctx, "Ghost", "wrong-password-1")
     rows = sqlite_session.execute(select(LoginAttempt.identifier, LoginAttempt.user_id, LoginAttempt.outcome))
     assert [tuple(row) for row in rows] == [
-        ("recorded", 1, "success"),
-        ("recorded", 1, "failure"),
-        ("ghost", None, "failure"),
+        (identifier_digest("recorded", secret=SECRET), 1, "success"),
+        (identifier_digest("recorded", secret=SECRET), 1, "failure"),
+        (identifier_digest("ghost", secret=SECRET), None, "failure"),
     ]

@@ -280,3 +280,23 @@ def test_downgrade_to_0001_keeps_the_data_and_upgrade_gives_each_user_a_key(db_u
         keys = session.scalars(select(User.account_key)).all()
     assert len(set(keys)) == 3
     assert all(key is not None and len(key) == 32 for key in keys)
+
+
+def test_upgrade_forgets_the_names_typed_at_past_logins(db_url: str) -> None:
+    db.downgrade(db_url, "0001")
+    with db.engine_for(db_url).begin() as connection:
+        connection.execute(
+            text("INSERT INTO users (username, email, password_hash) VALUES ('known', 'k@example.com', 'x')")
+        )
+        user_id = connection.execute(text("SELECT id FROM users")).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO login_attempts (user_id, identifier, outcome, at) VALUES "
+                "(:user_id, 'known', 'failure', :at), (NULL, 'hunter2-in-the-name-box', 'failure', :at)"
+            ),
+            {"user_id": user_id, "at": datetime(2025, 4, 20, tzinfo=UTC)},
+        )
+    db.upgrade(db_url)
+    with db.engine_for(db_url).connect() as connection:
+        rows = connection.execute(text("SELECT user_id, identifier FROM login_attempts")).all()
+    assert [tuple(row) for row in rows] == [(user_id, "")]
