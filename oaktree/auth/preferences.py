@@ -14,6 +14,7 @@ from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
 from oaktree.auth.errors import InvalidInput
 from oaktree.auth.roles import Permission, Principal, require
+from oaktree.auth.validation import LINE_BREAKS_AND_TABS, control_character_problem
 from oaktree.config import known_regions
 
 KEY_MAX = 100
@@ -94,13 +95,21 @@ def set_setting(
 ) -> None:
     """Store one setting of a user (default: the caller); typed keys are validated, others kept verbatim."""
     target = _target_user(principal, user_id, Permission.MANAGE_OWN_ACCOUNT)
-    if not 1 <= len(key) <= KEY_MAX:
-        raise InvalidInput({"key": f"must be 1 to {KEY_MAX} characters"})
+    _check_key(key)
+    if value is not None and (problem := control_character_problem(value, allowed=LINE_BREAKS_AND_TABS)):
+        raise InvalidInput({"value": problem})
     typed_key = key in {member.value for member in PreferenceKey}
     if typed_key and value is not None and (problem := _preference_problem(PreferenceKey(key), value)):
         raise InvalidInput({key: problem})
     _put(session, ctx, principal, target, key, value)
     session.commit()
+
+
+def _check_key(key: str) -> None:
+    if not 1 <= len(key) <= KEY_MAX:
+        raise InvalidInput({"key": f"must be 1 to {KEY_MAX} characters"})
+    if problem := control_character_problem(key):
+        raise InvalidInput({"key": problem})
 
 
 def _put(
@@ -128,6 +137,7 @@ def delete_setting(
 ) -> None:
     """Remove one setting of a user (default: the caller), so its default applies again."""
     target = _target_user(principal, user_id, Permission.MANAGE_OWN_ACCOUNT)
+    _check_key(key)
     session.execute(delete(UserSetting).where(UserSetting.user_id == target, UserSetting.key == key))
     audit.record(
         session,

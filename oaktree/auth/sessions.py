@@ -12,11 +12,12 @@ from models import LoginAttempt, RevokedToken, User
 from models.users import new_account_key
 from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
-from oaktree.auth.errors import AccountLocked, AuthenticationFailed, InvalidToken
+from oaktree.auth.errors import AccountLocked, AuthenticationFailed, InvalidInput, InvalidToken
 from oaktree.auth.lockout import Outcome, identifier_digest, locked_until, normalise_identifier
 from oaktree.auth.passwords import dummy_hash, verify_password
 from oaktree.auth.roles import Permission, Principal, require
 from oaktree.auth.users import find_user, principal_for
+from oaktree.auth.validation import control_character_problem
 from oaktree.logs import get_logger
 
 log = get_logger(__name__)
@@ -57,10 +58,13 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
 
     Raises AuthenticationFailed (same message for unknown names, disabled accounts and wrong
     passwords, after the same bcrypt work) or AccountLocked. Every attempt is recorded and
-    committed, including failures.
+    committed, including failures. An identifier holding control characters, which no account
+    has, is refused as InvalidInput before anything is looked up.
     """
     now = ctx.now()
     typed = normalise_identifier(identifier)
+    if problem := control_character_problem(typed):
+        raise InvalidInput({"identifier": problem})
     digest = identifier_digest(typed, secret=ctx.signer.secret)
     user = find_user(session, typed)
     history = _attempt_history(session, user, digest, now - ctx.lockout.lookback)

@@ -22,7 +22,7 @@ from oaktree.auth.locking import accounts_locked
 from oaktree.auth.lockout import Outcome, identifier_digest
 from oaktree.auth.passwords import hash_password, password_problem, verify_password
 from oaktree.auth.roles import ROLE_NAMES, Permission, Principal, Role, require
-from oaktree.auth.validation import normalise_email, username_problem
+from oaktree.auth.validation import control_character_problem, normalise_email, username_problem
 from oaktree.logs import get_logger
 
 log = get_logger(__name__)
@@ -56,6 +56,8 @@ def find_user(session: Session, identifier: str) -> User | None:
 
 
 def _user_named(session: Session, username: str) -> User:
+    if problem := control_character_problem(username):
+        raise InvalidInput({"username": problem})
     # populate_existing: an object already in the session may hold what an earlier read saw.
     user = session.scalars(
         select(User)
