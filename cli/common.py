@@ -85,6 +85,14 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def stdin_secret() -> str:
-    """Read one secret line from standard input (never from argv, which `ps` shows)."""
-    line = sys.stdin.readline()
-    return line.rstrip("\r\n")
+    """Return the one-line secret on standard input (never taken from argv, which `ps` shows).
+
+    A terminal gives the line typed. Piped input is read to its end, and anything after the first
+    line refused rather than dropped: the secret stored would not be the one the caller meant.
+    """
+    if sys.stdin.isatty():
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    text = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    if "\n" in text or "\r" in text:
+        raise UsageError("--password-stdin takes one line, and the input has more")
+    return text

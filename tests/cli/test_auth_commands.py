@@ -94,6 +94,28 @@ def test_set_password_from_stdin() -> None:
         )
 
 
+def test_a_password_of_several_lines_on_stdin_is_refused() -> None:
+    _ok("db", "upgrade")
+    several_lines = "first-line-passphrase\nsecond-line-passphrase\n"
+    refusal = "oaktree: error: --password-stdin takes one line, and the input has more"
+    assert _error("users", "create", "--username", "dave", "--email", "d@example.com",
+                  "--password-stdin", stdin=several_lines) == refusal  # fmt: skip
+    assert _ok("users", "list")["users"] == []
+    # One line, whatever ends it, is fine.
+    _ok("users", "create", "--username", "erin", "--email", "e@example.com", "--password-stdin",
+        stdin="erins-long-passphrase\r\n")  # fmt: skip
+    assert (
+        _error("users", "set-password", "--username", "erin", "--password-stdin", stdin=several_lines)
+        == refusal
+    )
+    settings = load_settings()
+    with db.session_scope(settings=settings) as session:
+        result = login(
+            session=session, ctx=auth_context(settings), identifier="erin", password="erins-long-passphrase"
+        )
+    assert result.principal.username == "erin"
+
+
 def test_user_errors_are_one_line() -> None:
     assert _error("users", "list") == (
         "oaktree: error: the database is empty, not 0002; run `oaktree db upgrade`"
