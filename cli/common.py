@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
@@ -55,7 +55,7 @@ def emit(
             typer.echo(f"{key}: {to_json(value) if isinstance(value, dict | list) else value}")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print one line to stderr and exit 2."""
     typer.echo(f"oaktree: error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)

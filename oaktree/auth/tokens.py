@@ -15,14 +15,12 @@ from botocore.exceptions import ClientError
 
 from oaktree import aws
 from oaktree.auth.errors import InvalidToken
-from oaktree.config import ConfigError, Settings
+from oaktree.config import MIN_SECRET_BYTES, ConfigError, Settings
 from oaktree.logs import get_logger
 
 log = get_logger(__name__)
 
 ISSUER = "oaktree"
-# RFC 7518 section 3.2: an HMAC key must be at least as long as the hash output.
-MIN_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 SANDBOX_SECRET_FILE = "jwt-secret"
 # How far ahead of this host's clock a token's issue time may be: the clocks of the hosts that
 # issue and check tokens differ a little. Anything later was not issued by a sane clock.
