@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from cli import (
@@ -13,6 +11,8 @@ from cli import (
     sandbox_commands,
     warehouse_commands,
 )
+from cli.common import fail
+from oaktree.config import ConfigError, get_settings
 from oaktree.logs import configure_logging, use_prefect_logging_config
 
 app = typer.Typer(
@@ -27,7 +27,13 @@ app = typer.Typer(
 @app.callback()
 def _configure() -> None:
     """OakTree: discovery, CloudWatch collection, warehouse and alerts for an AWS estate."""
-    configure_logging(os.environ.get("OAKTREE_LOG_LEVEL", "INFO"))
+    # Every command needs valid settings, and logging needs its level: read them before any
+    # command runs, and before its error handling exists, so a bad value is one line here too.
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+    configure_logging(settings.log_level)
     use_prefect_logging_config()
 
 

@@ -41,7 +41,7 @@ def database_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (AuthError, db.SchemaNotCurrent) as exc:
+        except (AuthError, db.SchemaNotCurrent, db.MigrationRefused) as exc:
             raise UsageError(str(exc)) from None
         except OperationalError as exc:
             url = db.redacted_url(get_settings().sqlalchemy_url)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
@@ -56,7 +56,7 @@ def emit(
             typer.echo(f"{key}: {to_json(value) if isinstance(value, dict | list) else value}")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print one line to stderr and exit 2."""
     typer.echo(f"oaktree: error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)
@@ -86,6 +86,14 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def stdin_secret() -> str:
-    """Read one secret line from standard input (never from argv, which `ps` shows)."""
-    line = sys.stdin.readline()
-    return line.rstrip("\r\n")
+    """Return the one-line secret on standard input (never taken from argv, which `ps` shows).
+
+    A terminal gives the line typed. Piped input is read to its end, and anything after the first
+    line refused rather than dropped: the secret stored would not be the one the caller meant.
+    """
+    if sys.stdin.isatty():
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    text = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    if "\n" in text or "\r" in text:
+        raise UsageError("--password-stdin takes one line, and the input has more")
+    return text

@@ -22,7 +22,9 @@ class LoginAttempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    # What was typed (username or email), lower-cased; the lockout key for unknown names.
+    # HMAC-SHA256 (hex) of what was typed as the username or email, never the text itself (it may
+    # be a password typed into the wrong box): oaktree.auth.lockout.identifier_digest. The lockout
+    # key for unknown names. Rows from before migration 0002 hold '' (or were deleted).
     identifier: Mapped[str] = mapped_column(String(255))
     # success | failure | locked (refused during a lockout) | unlocked (lock cleared by a reset)
     outcome: Mapped[str] = mapped_column(String(20))

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false, text, true
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, func, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
 
 CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
+ACCOUNT_KEY_BYTES = 16
+
+
+def new_account_key() -> str:
+    """Return a random account key (32 hex characters)."""
+    return secrets.token_hex(ACCOUNT_KEY_BYTES)
 
 
 class User(Base):
@@ -34,6 +41,12 @@ class User(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     password_changed_at: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
+    # Random and never reused, unlike the id (SQLite hands the highest id out again after a delete):
+    # tokens carry it, so a deleted account's token cannot pass for the next account with its id.
+    # Nullable so that other tools can still insert users as in the seed; login assigns one then.
+    account_key: Mapped[str | None] = mapped_column(
+        String(2 * ACCOUNT_KEY_BYTES), default=new_account_key, unique=True, index=True
+    )
 
     role_links: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
@@ -46,6 +59,12 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r})"
+
+
+# Login and the duplicate checks match names and addresses case-insensitively, so the database
+# must refuse two accounts that differ only in case, whoever writes them and however they race.
+Index("uq_users_lower_username", func.lower(User.username), unique=True)
+Index("uq_users_lower_email", func.lower(User.email), unique=True)
 
 
 class Role(Base):

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import functools
+import re
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import botocore.session
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -15,6 +25,22 @@ from sqlalchemy.exc import ArgumentError
 
 class ConfigError(Exception):
     """A configuration value is unusable; the message is one line meant for the operator."""
+
+
+# RFC 7518 section 3.2: an HMAC key must be at least as long as the hash output.
+MIN_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+# Upper bounds: beyond them a value is a typo, and some would overflow a timedelta later.
+MAX_DAYS_KEPT = 10 * 366
+MAX_MINUTES_IN_A_DAY = 24 * 60
+# CloudWatch keeps 1-minute data for 15 days: there is nothing older to backfill.
+MAX_BACKFILL_MINUTES = 15 * MAX_MINUTES_IN_A_DAY
+MAX_TPS = 100_000.0
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+DYNAMODB_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+SECRETS_MANAGER_ARN = re.compile(
+    r"arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
+)
+SECRETS_MANAGER_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 
 
 @functools.cache
@@ -34,6 +60,8 @@ class Settings(BaseSettings):
 
     # "sandbox" allows developer conveniences (a generated JWT secret); "production" refuses them.
     mode: Literal["sandbox", "production"] = "sandbox"
+    # Of the JSON-lines log on stderr (any case: "debug" is DEBUG).
+    log_level: LogLevel = "INFO"
     regions: Annotated[tuple[str, ...], NoDecode] = ("ap-southeast-1", "us-east-1")
     data_dir: Path = Path(".oaktree")
     database_url: str | None = None
@@ -43,28 +71,28 @@ class Settings(BaseSettings):
     events_table: str = "oaktree-events"
 
     # Collection (issue 3): CloudWatch's 1-minute data lives 15 days, so raw items expire with it.
-    raw_ttl_days: int = Field(default=15, ge=1)
-    settling_overlap_minutes: int = Field(default=3, ge=0)
-    backfill_lookback_minutes: int = Field(default=180, ge=1)
+    raw_ttl_days: int = Field(default=15, ge=1, le=MAX_DAYS_KEPT)
+    settling_overlap_minutes: int = Field(default=3, ge=0, le=MAX_MINUTES_IN_A_DAY)
+    backfill_lookback_minutes: int = Field(default=180, ge=1, le=MAX_BACKFILL_MINUTES)
     # Collection (issue 3): request budgets per (region, API) for one process. GetMetricData's quota is
     # 50 TPS per account and region; staying below it leaves room for consoles and other tools.
-    getmetricdata_tps: float = Field(default=40.0, gt=0)
-    dynamodb_write_tps: float = Field(default=1000.0, gt=0)
-    dynamodb_read_tps: float = Field(default=1000.0, gt=0)
+    getmetricdata_tps: float = Field(default=40.0, gt=0, le=MAX_TPS)
+    dynamodb_write_tps: float = Field(default=1000.0, gt=0, le=MAX_TPS)
+    dynamodb_read_tps: float = Field(default=1000.0, gt=0, le=MAX_TPS)
     # Collection (issue 3): attempts per API call when throttled (ThrottlingException, 429, 5xx).
-    collection_max_attempts: int = Field(default=6, ge=1)
+    collection_max_attempts: int = Field(default=6, ge=1, le=20)
     # Collection (issue 3): GetMetricData batches fetched in parallel within one region.
     collection_threads: int = Field(default=4, ge=1, le=32)
 
-    # Auth (issue 4).
+    # Auth (issue 4). The algorithm comes first: the secret's minimum length depends on it.
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_secret: SecretStr | None = None
     jwt_secret_arn: str | None = None
-    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    jwt_ttl_hours: int = Field(default=24, ge=1)
+    jwt_ttl_hours: int = Field(default=24, ge=1, le=30 * 24)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
-    lockout_attempts: int = Field(default=5, ge=1)
-    lockout_window_minutes: int = Field(default=15, ge=1)
-    lockout_minutes: int = Field(default=15, ge=1)
+    lockout_attempts: int = Field(default=5, ge=1, le=100)
+    lockout_window_minutes: int = Field(default=15, ge=1, le=MAX_MINUTES_IN_A_DAY)
+    lockout_minutes: int = Field(default=15, ge=1, le=MAX_MINUTES_IN_A_DAY)
     # Auth (issue 4): a password-reset token is single use and expires after this long.
     password_reset_ttl_minutes: int = Field(default=60, ge=5, le=24 * 60)
     # Auth (issue 4): the dashboard page that accepts a reset token (sent as `?token=...`); without it
@@ -78,16 +106,16 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     # Warehouse (issue 3): days each resolution is kept; the defaults mirror CloudWatch's own retention
     # (1-minute 15 days, 5-minute 63 days, 1-hour 455 days) plus five years of daily buckets.
-    warehouse_retention_1m_days: int = Field(default=15, ge=1)
-    warehouse_retention_5m_days: int = Field(default=63, ge=1)
-    warehouse_retention_1h_days: int = Field(default=455, ge=1)
-    warehouse_retention_1d_days: int = Field(default=1825, ge=1)
+    warehouse_retention_1m_days: int = Field(default=15, ge=1, le=MAX_DAYS_KEPT)
+    warehouse_retention_5m_days: int = Field(default=63, ge=1, le=MAX_DAYS_KEPT)
+    warehouse_retention_1h_days: int = Field(default=455, ge=1, le=MAX_DAYS_KEPT)
+    warehouse_retention_1d_days: int = Field(default=1825, ge=1, le=MAX_DAYS_KEPT)
     # Inventory change events are kept as long as the hourly rollups they explain.
-    warehouse_retention_events_days: int = Field(default=455, ge=1)
+    warehouse_retention_events_days: int = Field(default=455, ge=1, le=MAX_DAYS_KEPT)
     # Warehouse (DuckLake). The catalog: unset is a SQLite file in the data dir (other processes
     # read while the flows write); production names a PostgreSQL database, e.g. the application's
     # RDS database (postgresql://user@host:5432/db), whose `warehouse_catalog_schema` keeps the
@@ -104,7 +132,20 @@ class Settings(BaseSettings):
 
     # Sandbox AWS account.
     sandbox_port: int = Field(default=5055, ge=1, le=65535)
-    sandbox_seed: int = 42
+    sandbox_seed: int = Field(default=42, ge=0, le=2**32 - 1)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        # An empty variable is a mistake, not a way to unset one: unset means the default.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty (unset the variable to use the default)")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -122,6 +163,61 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown AWS region(s): {', '.join(unknown)}")
         return tuple(dict.fromkeys(value))
+
+    @field_validator("home_region")
+    @classmethod
+    def _known_home_region(cls, value: str | None) -> str | None:
+        if value is not None and value not in known_regions():
+            raise ValueError(f"unknown AWS region: {value}")
+        return value
+
+    @field_validator("metrics_table", "events_table")
+    @classmethod
+    def _dynamodb_table_name(cls, value: str) -> str:
+        if not DYNAMODB_TABLE_NAME.fullmatch(value):
+            raise ValueError("a DynamoDB table name is 3 to 255 letters, digits, '_', '-' or '.'")
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        algorithm = info.data.get("jwt_algorithm")  # absent when the algorithm itself was invalid
+        if value is not None and algorithm in MIN_SECRET_BYTES:
+            minimum = MIN_SECRET_BYTES[algorithm]
+            if len(value.get_secret_value().encode()) < minimum:
+                raise ValueError(f"the JWT secret must be at least {minimum} bytes for {algorithm}")
+        return value
+
+    @field_validator("jwt_secret_arn")
+    @classmethod
+    def _secret_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("arn:"):
+            arn = SECRETS_MANAGER_ARN.fullmatch(value)
+            if arn is None:
+                raise ValueError("not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:...)")
+            if arn.group(1) not in known_regions():
+                raise ValueError(f"unknown AWS region in the ARN: {arn.group(1)}")
+        elif not SECRETS_MANAGER_NAME.fullmatch(value):
+            raise ValueError("a secret name is up to 512 letters, digits and /_+=.@-")
+        return value
+
+    @field_validator("password_reset_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in {"http", "https"} or not parts.netloc:
+                raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("smtp_sender")
+    @classmethod
+    def _mail_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an address such as 'OakTree <oaktree@example.com>'")
+        return value
 
     @field_validator("database_url")
     @classmethod

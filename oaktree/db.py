@@ -29,6 +29,10 @@ class SchemaNotCurrent(Exception):
     """The database is not at the latest migration; the message says what to run."""
 
 
+class MigrationRefused(Exception):
+    """A migration cannot apply to the data as it stands; the message says what to fix first."""
+
+
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     # SQLite ignores REFERENCES ... ON DELETE CASCADE unless this is set on every connection.
     cursor = dbapi_connection.cursor()

@@ -79,7 +79,10 @@ def configure_structlog() -> None:
         processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # This runs more than once per process (each CLI invocation, each flow module import); a
+        # logger cached on first use would keep the processors of the configuration it first saw
+        # and ignore every later one, including structlog.testing.capture_logs().
+        cache_logger_on_first_use=False,
     )
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

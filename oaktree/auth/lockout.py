@@ -1,12 +1,20 @@
-"""The lockout rule: N failed logins within a window lock the account for a while."""
+"""The lockout rule: N failed logins within a window lock the account for a while; and the key
+under which attempts against names that match no account are counted."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
+import hmac
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+
+IDENTIFIER_MAX = 255
+# The digest key is derived from the JWT signing secret under this label of its own, so a digest
+# can never serve as a token signature or any other use of that secret.
+IDENTIFIER_KEY_LABEL = b"oaktree/login_attempts.identifier/v1"
 
 
 class Outcome(enum.StrEnum):
@@ -57,3 +65,20 @@ def locked_until(
                 lock_end = at + policy.duration
                 failures.clear()
     return lock_end if lock_end is not None and lock_end > now else None
+
+
+def normalise_identifier(identifier: str) -> str:
+    """Return a typed username or email as login matches it: trimmed, lower-cased, length-capped."""
+    return identifier.strip().lower()[:IDENTIFIER_MAX]
+
+
+def identifier_digest(identifier: str, *, secret: str) -> str:
+    """Return what `login_attempts.identifier` stores for a typed name: HMAC-SHA256 (hex) of its
+    normalised form, keyed from the signing secret.
+
+    Never what was typed, which may be a password typed into the wrong box; keyed, so a copy of
+    the table does not let anyone test guesses. A new signing secret only forgets the recent
+    failures of names that match no account (an account's attempts count by its id).
+    """
+    key = hmac.new(secret.encode(), IDENTIFIER_KEY_LABEL, hashlib.sha256).digest()
+    return hmac.new(key, normalise_identifier(identifier).encode(), hashlib.sha256).hexdigest()

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import UserSetting
+from models import User, UserSetting
 from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
-from oaktree.auth.errors import InvalidInput
+from oaktree.auth.errors import InvalidInput, UserNotFound
 from oaktree.auth.roles import Permission, Principal, require
+from oaktree.auth.validation import LINE_BREAKS_AND_TABS, control_character_problem
 from oaktree.config import known_regions
 
 KEY_MAX = 100
@@ -74,6 +78,26 @@ def _target_user(principal: Principal, user_id: int | None, permission_for_own: 
     return target
 
 
+def _require_user(session: Session, user_id: int) -> None:
+    if session.get(User, user_id) is None:
+        raise UserNotFound(f"no user with id {user_id}")
+
+
+@contextmanager
+def _writing_settings_of(session: Session, user_id: int) -> Iterator[None]:
+    """Run the block's writes; a constraint they break becomes a clear error, with nothing stored."""
+    try:
+        yield
+    except IntegrityError:
+        # Either the user was deleted since _require_user, or another request inserted the same
+        # new key first (the select in _put saw neither).
+        session.rollback()
+        _require_user(session, user_id)
+        raise InvalidInput(
+            {"key": "was being set by another request at the same moment; try again"}
+        ) from None
+
+
 def get_settings_map(
     *, session: Session, principal: Principal, user_id: int | None = None
 ) -> dict[str, str | None]:
@@ -94,13 +118,23 @@ def set_setting(
 ) -> None:
     """Store one setting of a user (default: the caller); typed keys are validated, others kept verbatim."""
     target = _target_user(principal, user_id, Permission.MANAGE_OWN_ACCOUNT)
-    if not 1 <= len(key) <= KEY_MAX:
-        raise InvalidInput({"key": f"must be 1 to {KEY_MAX} characters"})
+    _check_key(key)
+    if value is not None and (problem := control_character_problem(value, allowed=LINE_BREAKS_AND_TABS)):
+        raise InvalidInput({"value": problem})
     typed_key = key in {member.value for member in PreferenceKey}
     if typed_key and value is not None and (problem := _preference_problem(PreferenceKey(key), value)):
         raise InvalidInput({key: problem})
-    _put(session, ctx, principal, target, key, value)
-    session.commit()
+    _require_user(session, target)
+    with _writing_settings_of(session, target):
+        _put(session, ctx, principal, target, key, value)
+        session.commit()
+
+
+def _check_key(key: str) -> None:
+    if not 1 <= len(key) <= KEY_MAX:
+        raise InvalidInput({"key": f"must be 1 to {KEY_MAX} characters"})
+    if problem := control_character_problem(key):
+        raise InvalidInput({"key": problem})
 
 
 def _put(
@@ -128,6 +162,7 @@ def delete_setting(
 ) -> None:
     """Remove one setting of a user (default: the caller), so its default applies again."""
     target = _target_user(principal, user_id, Permission.MANAGE_OWN_ACCOUNT)
+    _check_key(key)
     session.execute(delete(UserSetting).where(UserSetting.user_id == target, UserSetting.key == key))
     audit.record(
         session,
@@ -177,8 +212,10 @@ def set_preferences(
     }
     if errors:
         raise InvalidInput(errors)
-    for key, value in changes.items():
-        if value is not None:
-            _put(session, ctx, principal, target, key.value, value)
-    session.commit()
+    _require_user(session, target)
+    with _writing_settings_of(session, target):
+        for key, value in changes.items():
+            if value is not None:
+                _put(session, ctx, principal, target, key.value, value)
+        session.commit()
     return get_preferences(session=session, principal=principal, user_id=user_id)

@@ -9,20 +9,21 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from models import LoginAttempt, RevokedToken, User
+from models.users import new_account_key
 from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
-from oaktree.auth.errors import AccountLocked, AuthenticationFailed, InvalidToken
-from oaktree.auth.lockout import Outcome, locked_until
+from oaktree.auth.errors import AccountLocked, AuthenticationFailed, InvalidInput, InvalidToken
+from oaktree.auth.lockout import Outcome, identifier_digest, locked_until, normalise_identifier
 from oaktree.auth.passwords import dummy_hash, verify_password
 from oaktree.auth.roles import Permission, Principal, require
 from oaktree.auth.users import find_user, principal_for
+from oaktree.auth.validation import control_character_problem
 from oaktree.logs import get_logger
 
 log = get_logger(__name__)
 
 # One message for an unknown name and a wrong password, so login does not reveal which names exist.
 BAD_CREDENTIALS = "invalid username/email or password"
-IDENTIFIER_MAX = 255
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,14 +36,15 @@ class LoginResult:
 
 
 def _attempt_history(
-    session: Session, user: User | None, identifier: str, since: datetime
+    session: Session, user: User | None, digest: str, since: datetime
 ) -> list[tuple[datetime, str]]:
     # A real account's attempts count whatever name or address was typed; an unknown name is
-    # locked by what was typed, exactly like an account, so lockout does not reveal existence.
+    # locked by (the digest of) what was typed, exactly like an account, so lockout does not
+    # reveal existence.
     if user is not None:
         condition = LoginAttempt.user_id == user.id
     else:
-        condition = and_(LoginAttempt.identifier == identifier, LoginAttempt.user_id.is_(None))
+        condition = and_(LoginAttempt.identifier == digest, LoginAttempt.user_id.is_(None))
     rows = session.execute(
         select(LoginAttempt.at, LoginAttempt.outcome)
         .where(condition, LoginAttempt.at > since)
@@ -54,33 +56,41 @@ def _attempt_history(
 def login(*, session: Session, ctx: AuthContext, identifier: str, password: str) -> LoginResult:
     """Check a username-or-email and password and return a session token.
 
-    Raises AuthenticationFailed (same message for unknown names and wrong passwords, after the same
-    bcrypt work) or AccountLocked. Every attempt is recorded and committed, including failures.
+    Raises AuthenticationFailed (same message for unknown names, disabled accounts and wrong
+    passwords, after the same bcrypt work) or AccountLocked. Every attempt is recorded and
+    committed, including failures. An identifier holding control characters, which no account
+    has, is refused as InvalidInput before anything is looked up.
     """
     now = ctx.now()
-    typed = identifier.strip().lower()[:IDENTIFIER_MAX]
+    typed = normalise_identifier(identifier)
+    if problem := control_character_problem(typed):
+        raise InvalidInput({"identifier": problem})
+    digest = identifier_digest(typed, secret=ctx.signer.secret)
     user = find_user(session, typed)
-    history = _attempt_history(session, user, typed, now - ctx.lockout.lookback)
+    history = _attempt_history(session, user, digest, now - ctx.lockout.lookback)
 
     def remember(outcome: Outcome) -> None:
         session.add(
-            LoginAttempt(user_id=user.id if user else None, identifier=typed, outcome=outcome, at=now)
+            LoginAttempt(user_id=user.id if user else None, identifier=digest, outcome=outcome, at=now)
         )
         session.commit()
 
+    # Logs name the account, or the digest for unknown names, never what was typed.
     lock_end = locked_until(history, policy=ctx.lockout, now=now)
     if lock_end is not None:
         remember(Outcome.LOCKED)
-        log.warning("auth.login_refused_locked", identifier=typed, user_id=user.id if user else None)
+        log.warning("auth.login_refused_locked", identifier_digest=digest, user_id=user.id if user else None)
         raise AccountLocked(int((lock_end - now).total_seconds()))
 
     password_ok = verify_password(password, user.password_hash if user else dummy_hash(ctx.bcrypt_rounds))
-    if user is None or not password_ok:
+    # A disabled account fails exactly like a wrong password, after the same bcrypt work: a
+    # different answer when the password is right would confirm the password to anyone guessing.
+    if user is None or not password_ok or not user.is_active:
         remember(Outcome.FAILURE)
         if locked_until([*history, (now, Outcome.FAILURE)], policy=ctx.lockout, now=now) is not None:
             log.warning(
                 "auth.account_locked",
-                identifier=typed,
+                identifier_digest=digest,
                 user_id=user.id if user else None,
                 attempts=ctx.lockout.attempts,
                 minutes=int(ctx.lockout.duration.total_seconds() // 60),
@@ -89,15 +99,15 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
                 audit.record(session, actor=None, action="user.locked_out", target=user.username, at=now)
                 session.commit()
         raise AuthenticationFailed(BAD_CREDENTIALS)
-    if not user.is_active:
-        remember(Outcome.FAILURE)
-        raise AuthenticationFailed("this account is disabled")
 
     user.last_login_at = now
+    if user.account_key is None:  # inserted by another tool, which knows nothing of account keys
+        user.account_key = new_account_key()
     remember(Outcome.SUCCESS)
     principal = principal_for(user)
     token = ctx.signer.issue(
         user_id=user.id,
+        account_key=user.account_key,
         username=user.username,
         roles=principal.roles,
         token_version=user.token_version,
@@ -110,13 +120,15 @@ def login(*, session: Session, ctx: AuthContext, identifier: str, password: str)
 def authenticate(*, session: Session, ctx: AuthContext, token: str) -> Principal:
     """Return the principal of a valid session token, else raise InvalidToken.
 
-    Beyond signature and expiry, the user must still exist and be active, and the token must not be
-    logged out or older than the user's last password change, role change or logout-everywhere.
-    Roles come from the database, never from the token.
+    Beyond signature and expiry, the account it was issued to must still exist (same id and account
+    key: ids can be reused) and be active, and the token must not be logged out or older than the
+    user's last password change, role change or logout-everywhere. Roles come from the database,
+    never from the token.
     """
     claims = ctx.signer.verify(token, now=ctx.now())
-    user = session.get(User, claims.user_id)
-    if user is None:
+    # populate_existing: revocation must not depend on what this session happened to read before.
+    user = session.get(User, claims.user_id, populate_existing=True)
+    if user is None or user.account_key != claims.account_key:
         raise InvalidToken("the token's user no longer exists")
     if not user.is_active:
         raise InvalidToken("the token's user is disabled")

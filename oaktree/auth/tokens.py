@@ -15,15 +15,16 @@ from botocore.exceptions import ClientError
 
 from oaktree import aws
 from oaktree.auth.errors import InvalidToken
-from oaktree.config import ConfigError, Settings
+from oaktree.config import MIN_SECRET_BYTES, ConfigError, Settings
 from oaktree.logs import get_logger
 
 log = get_logger(__name__)
 
 ISSUER = "oaktree"
-# RFC 7518 section 3.2: an HMAC key must be at least as long as the hash output.
-MIN_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 SANDBOX_SECRET_FILE = "jwt-secret"
+# How far ahead of this host's clock a token's issue time may be: the clocks of the hosts that
+# issue and check tokens differ a little. Anything later was not issued by a sane clock.
+MAX_CLOCK_SKEW = timedelta(seconds=60)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class TokenClaims:
     """The verified contents of a session token."""
 
     user_id: int
+    account_key: str
     username: str
     roles: tuple[str, ...]
     issued_at: datetime
@@ -55,12 +57,20 @@ class TokenSigner:
             raise ConfigError(f"the JWT secret must be at least {minimum} bytes for {self.algorithm}")
 
     def issue(
-        self, *, user_id: int, username: str, roles: tuple[str, ...], token_version: int, now: datetime
+        self,
+        *,
+        user_id: int,
+        account_key: str,
+        username: str,
+        roles: tuple[str, ...],
+        token_version: int,
+        now: datetime,
     ) -> str:
         """Return a signed token for the user, valid from `now` for the configured lifetime."""
         claims = {
             "iss": ISSUER,
             "sub": str(user_id),
+            "account": account_key,
             "username": username,
             "roles": list(roles),
             "iat": int(now.timestamp()),
@@ -71,9 +81,10 @@ class TokenSigner:
         return jwt.encode(claims, self.secret, algorithm=self.algorithm)
 
     def verify(self, token: str, *, now: datetime) -> TokenClaims:
-        """Return the claims of a token signed by this signer and unexpired at `now`, else raise InvalidToken.
+        """Return the claims of a token signed by this signer and valid at `now`, else raise InvalidToken.
 
         Only this signer's algorithm is accepted, so `alg: none` and algorithm-confusion tokens fail.
+        A token is valid from its issue time (less MAX_CLOCK_SKEW) until its expiry.
         """
         try:
             header = jwt.get_unverified_header(token)
@@ -87,7 +98,8 @@ class TokenSigner:
                 self.secret,
                 algorithms=[self.algorithm],
                 issuer=ISSUER,
-                # Expiry is checked below against the injected clock, so tests need no sleeping.
+                # Expiry and issue time are checked below against the injected clock, so tests
+                # need no sleeping.
                 options={
                     "require": ["iss", "sub", "iat", "exp", "jti"],
                     "verify_exp": False,
@@ -103,6 +115,7 @@ class TokenSigner:
             issued_at = datetime.fromtimestamp(int(payload["iat"]), UTC)
             claims = TokenClaims(
                 user_id=int(payload["sub"]),
+                account_key=str(payload["account"]),
                 username=str(payload["username"]),
                 roles=tuple(str(role) for role in payload["roles"]),
                 issued_at=issued_at,
@@ -114,6 +127,8 @@ class TokenSigner:
             raise InvalidToken("token claims are malformed") from None
         if now >= claims.expires_at:
             raise InvalidToken("token has expired")
+        if claims.issued_at > now + MAX_CLOCK_SKEW:
+            raise InvalidToken("token was issued in the future")
         return claims
 
 

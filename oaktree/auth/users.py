@@ -18,10 +18,11 @@ from models import Role as RoleRow
 from oaktree.auth import audit
 from oaktree.auth.context import AuthContext
 from oaktree.auth.errors import AuthenticationFailed, InvalidInput, UserNotFound
-from oaktree.auth.lockout import Outcome
+from oaktree.auth.locking import accounts_locked
+from oaktree.auth.lockout import Outcome, identifier_digest
 from oaktree.auth.passwords import hash_password, password_problem, verify_password
 from oaktree.auth.roles import ROLE_NAMES, Permission, Principal, Role, require
-from oaktree.auth.validation import normalise_email, username_problem
+from oaktree.auth.validation import control_character_problem, normalise_email, username_problem
 from oaktree.logs import get_logger
 
 log = get_logger(__name__)
@@ -50,12 +51,19 @@ def find_user(session: Session, identifier: str) -> User | None:
     """Return the user whose username or email is `identifier` (case-insensitive), if any."""
     lowered = identifier.strip().lower()
     return session.scalars(
-        select(User).where(or_(func.lower(User.username) == lowered, User.email == lowered))
+        select(User).where(or_(func.lower(User.username) == lowered, func.lower(User.email) == lowered))
     ).first()
 
 
 def _user_named(session: Session, username: str) -> User:
-    user = session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
+    if problem := control_character_problem(username):
+        raise InvalidInput({"username": problem})
+    # populate_existing: an object already in the session may hold what an earlier read saw.
+    user = session.scalars(
+        select(User)
+        .where(func.lower(User.username) == username.strip().lower())
+        .execution_options(populate_existing=True)
+    ).first()
     if user is None:
         raise UserNotFound(f"no user named {username!r}")
     return user
@@ -82,22 +90,24 @@ def _assign_role(session: Session, user: User, role: Role) -> None:
     user.is_admin = role == Role.ADMIN
 
 
-def _active_admin_count(session: Session) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(User)
+def _active_admin_ids(session: Session) -> set[int]:
+    return set(
+        session.scalars(
+            select(User.id)
             .join(UserRole, UserRole.user_id == User.id)
             .join(RoleRow, RoleRow.id == UserRole.role_id)
             .where(RoleRow.name == Role.ADMIN.value, User.is_active.is_(True))
         )
-        or 0
     )
 
 
 def _guard_last_admin(session: Session, user: User, field: str) -> None:
-    """Refuse a change that would leave no active admin (nobody could manage users any more)."""
-    if user.is_active and Role.ADMIN.value in user.role_names and _active_admin_count(session) <= 1:
+    """Refuse a change that would leave no active admin (nobody could manage users any more).
+
+    Callers hold the accounts lock, so two such changes at once cannot each count the other's
+    admin as still active.
+    """
+    if _active_admin_ids(session) == {user.id}:
         raise InvalidInput({field: f"{user.username} is the last active admin"})
 
 
@@ -129,42 +139,46 @@ def register_user(
         errors["email"] = problem
     if problem := password_problem(password, username=username, email=normalised_email or ""):
         errors["password"] = problem
-    if not errors:
-        # Report only what this form needs: whether these two values are free, nothing about others.
-        if find_user(session, username) is not None:
-            errors["username"] = "is already taken"
-        if normalised_email and session.scalar(select(User.id).where(User.email == normalised_email)):
-            errors["email"] = "is already registered"
     if errors:
         raise InvalidInput(errors)
     assert normalised_email is not None
+    # Hash before taking the lock: bcrypt is the slow part, and registrations wait for the lock.
+    password_hash = hash_password(password, rounds=ctx.bcrypt_rounds)
 
-    first_user = not session.scalar(select(func.count()).select_from(User))
-    final_role = Role.ADMIN if first_user else (wanted or Role.VIEWER)
-    now = ctx.now()
-    user = User(
-        username=username,
-        email=normalised_email,
-        password_hash=hash_password(password, rounds=ctx.bcrypt_rounds),
-        password_changed_at=now,
-    )
-    try:
-        session.add(user)
-        _assign_role(session, user, final_role)
-        session.flush()
-    except IntegrityError:
-        # Another registration with the same name or address committed between check and insert.
-        session.rollback()
-        raise InvalidInput({"username": "or email is already registered"}) from None
-    audit.record(
-        session,
-        actor=principal or Principal(user_id=user.id, username=user.username, roles=()),
-        action="user.created",
-        target=user.username,
-        at=now,
-        details={"role": final_role.value, "first_user": first_user},
-    )
-    session.commit()
+    with accounts_locked(session):
+        # Report only what this form needs: whether these two values are free, nothing about others.
+        if find_user(session, username) is not None:
+            errors["username"] = "is already taken"
+        if session.scalar(select(User.id).where(func.lower(User.email) == normalised_email)):
+            errors["email"] = "is already registered"
+        if errors:
+            raise InvalidInput(errors)
+
+        first_user = not session.scalar(select(func.count()).select_from(User))
+        final_role = Role.ADMIN if first_user else (wanted or Role.VIEWER)
+        now = ctx.now()
+        user = User(
+            username=username,
+            email=normalised_email,
+            password_hash=password_hash,
+            password_changed_at=now,
+        )
+        try:
+            session.add(user)
+            _assign_role(session, user, final_role)
+            session.flush()
+        except IntegrityError:
+            # An account with the same name or address was written without the lock (another tool).
+            raise InvalidInput({"username": "or email is already registered"}) from None
+        audit.record(
+            session,
+            actor=principal or Principal(user_id=user.id, username=user.username, roles=()),
+            action="user.created",
+            target=user.username,
+            at=now,
+            details={"role": final_role.value, "first_user": first_user},
+        )
+        session.commit()
     log.info("auth.user_created", user_id=user.id, username=user.username, role=final_role.value)
     return user
 
@@ -190,21 +204,22 @@ def set_role(
     """Give the user exactly one role; their existing tokens stop working (they carry the old roles)."""
     require(principal, Permission.MANAGE_USERS)
     new_role = _parse_role(role)
-    user = _user_named(session, username)
-    old_roles = user.role_names
-    if new_role != Role.ADMIN:
-        _guard_last_admin(session, user, "role")
-    _assign_role(session, user, new_role)
-    user.token_version += 1
-    audit.record(
-        session,
-        actor=principal,
-        action="user.role_set",
-        target=user.username,
-        at=ctx.now(),
-        details={"from": list(old_roles), "to": new_role.value},
-    )
-    session.commit()
+    with accounts_locked(session):
+        user = _user_named(session, username)
+        old_roles = user.role_names
+        if new_role != Role.ADMIN:
+            _guard_last_admin(session, user, "role")
+        _assign_role(session, user, new_role)
+        user.token_version += 1
+        audit.record(
+            session,
+            actor=principal,
+            action="user.role_set",
+            target=user.username,
+            at=ctx.now(),
+            details={"from": list(old_roles), "to": new_role.value},
+        )
+        session.commit()
     log.info("auth.role_set", username=user.username, role=new_role.value, by=principal.username)
     return user
 
@@ -214,20 +229,21 @@ def set_active(
 ) -> User:
     """Enable or disable an account; a disabled account cannot log in and its tokens stop working."""
     require(principal, Permission.MANAGE_USERS)
-    user = _user_named(session, username)
-    if not active:
-        _guard_last_admin(session, user, "username")
-    if user.is_active != active:
-        user.is_active = active
-        user.token_version += 1
-        audit.record(
-            session,
-            actor=principal,
-            action="user.enabled" if active else "user.disabled",
-            target=user.username,
-            at=ctx.now(),
-        )
-    session.commit()
+    with accounts_locked(session):
+        user = _user_named(session, username)
+        if not active:
+            _guard_last_admin(session, user, "username")
+        if user.is_active != active:
+            user.is_active = active
+            user.token_version += 1
+            audit.record(
+                session,
+                actor=principal,
+                action="user.enabled" if active else "user.disabled",
+                target=user.username,
+                at=ctx.now(),
+            )
+        session.commit()
     log.info("auth.user_active_set", username=user.username, active=active, by=principal.username)
     return user
 
@@ -235,11 +251,12 @@ def set_active(
 def delete_user(*, session: Session, ctx: AuthContext, principal: Principal, username: str) -> None:
     """Delete an account; its roles, settings, alerts and tokens go with it (ON DELETE CASCADE)."""
     require(principal, Permission.MANAGE_USERS)
-    user = _user_named(session, username)
-    _guard_last_admin(session, user, "username")
-    audit.record(session, actor=principal, action="user.deleted", target=user.username, at=ctx.now())
-    session.delete(user)
-    session.commit()
+    with accounts_locked(session):
+        user = _user_named(session, username)
+        _guard_last_admin(session, user, "username")
+        audit.record(session, actor=principal, action="user.deleted", target=user.username, at=ctx.now())
+        session.delete(user)
+        session.commit()
     log.info("auth.user_deleted", username=username, by=principal.username)
 
 
@@ -257,7 +274,12 @@ def store_new_password(session: Session, ctx: AuthContext, user: User, new_passw
         .values(used_at=now)
     )
     session.add(
-        LoginAttempt(user_id=user.id, identifier=user.username.lower(), outcome=Outcome.UNLOCKED, at=now)
+        LoginAttempt(
+            user_id=user.id,
+            identifier=identifier_digest(user.username, secret=ctx.signer.secret),
+            outcome=Outcome.UNLOCKED,
+            at=now,
+        )
     )
 
 

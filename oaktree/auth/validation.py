@@ -1,14 +1,27 @@
-"""Field rules for usernames and email addresses."""
+"""Field rules for usernames, email addresses and any text that reaches the database."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
 USERNAME_MIN, USERNAME_MAX = 3, 100
 EMAIL_MAX = 255
 _USERNAME_CHARACTERS = re.compile(r"[A-Za-z0-9._-]+")
+# Free text (a setting's value) may be several lines; names, keys and identifiers may not.
+LINE_BREAKS_AND_TABS = frozenset("\t\n\r")
+
+
+def control_character_problem(text: str, *, allowed: frozenset[str] = frozenset()) -> str | None:
+    """Return why text holding control characters (Unicode category Cc) is unacceptable, or None.
+
+    PostgreSQL cannot store NUL at all, and the others hide or disguise what a name says.
+    """
+    if any(unicodedata.category(character) == "Cc" and character not in allowed for character in text):
+        return "must not contain control characters"
+    return None
 
 
 def username_problem(username: str) -> str | None:

@@ -17,7 +17,9 @@ from oaktree.auth import (
     InvalidToken,
     Principal,
     authenticate,
+    delete_setting,
     get_settings_map,
+    get_user,
     login,
     register_user,
     request_password_reset,
@@ -108,3 +110,40 @@ def test_injection_strings_are_harmless_everywhere(
     assert set(inspect(db.engine_for(db_url)).get_table_names()) == TABLES
     assert session.scalar(select(func.count()).select_from(User)) == 2
     assert session.scalars(select(User.username).where(User.is_admin.is_(True))).all() == ["root-admin"]
+
+
+# NUL is what PostgreSQL cannot store at all; the others are examples of C0, DEL and C1 controls.
+CONTROL_CHARACTERS = ["\x00", "\x1b", "\x7f", "\x85"]
+
+
+@pytest.mark.parametrize("control", CONTROL_CHARACTERS, ids=repr)
+def test_control_characters_are_refused_with_a_clear_error(
+    session: Session, ctx: AuthContext, admin: Principal, control: str
+) -> None:
+    refusals = [
+        (
+            "identifier",
+            lambda: login(
+                session=session, ctx=ctx, identifier=f"root{control}-admin", password="any-password-123"
+            ),
+        ),
+        ("key", lambda: set_setting(session=session, ctx=ctx, principal=admin, key=f"k{control}", value="v")),
+        (
+            "value",
+            lambda: set_setting(session=session, ctx=ctx, principal=admin, key="note", value=f"a{control}b"),
+        ),
+        ("key", lambda: delete_setting(session=session, ctx=ctx, principal=admin, key=f"k{control}")),
+        ("username", lambda: get_user(session=session, principal=admin, username=f"root{control}-admin")),
+    ]
+    for field, refused in refusals:
+        with pytest.raises(InvalidInput) as caught:
+            refused()
+        assert caught.value.errors == {field: "must not contain control characters"}
+    assert get_settings_map(session=session, principal=admin) == {}
+
+
+def test_line_breaks_and_tabs_are_kept_in_setting_values(
+    session: Session, ctx: AuthContext, admin: Principal
+) -> None:
+    set_setting(session=session, ctx=ctx, principal=admin, key="note", value="one\r\ntwo\tthree\n")
+    assert get_settings_map(session=session, principal=admin) == {"note": "one\r\ntwo\tthree\n"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
-from models import AuditEntry
+from models import AuditEntry, LoginAttempt
 from oaktree.auth import (
     AccountLocked,
     AuthContext,
@@ -20,7 +22,7 @@ from oaktree.auth import (
     set_password,
 )
 from oaktree.auth.lockout import Outcome, locked_until
-from tests.auth.conftest import GOOD_PASSWORD, FakeClock, make_user
+from tests.auth.conftest import GOOD_PASSWORD, SECRET, FakeClock, make_user
 
 T0 = datetime(2025, 4, 20, 12, 0, tzinfo=UTC)
 POLICY = LockoutPolicy()
@@ -116,6 +118,26 @@ def test_a_password_reset_by_an_admin_lifts_the_lock(
         login(session=session, ctx=ctx, identifier="watcher", password="brand-new-secret-9").principal
         == viewer
     )
+
+
+def _keyed_digest(normalised: str) -> str:
+    key = hmac.new(SECRET.encode(), b"oaktree/login_attempts.identifier/v1", hashlib.sha256).digest()
+    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def test_what_was_typed_as_the_name_is_kept_only_as_a_keyed_hash(
+    session: Session, ctx: AuthContext, viewer: Principal
+) -> None:
+    typed = "  My-Passphrase-In-The-Wrong-Box "
+    with capture_logs() as logs:
+        for _ in range(5):
+            _fail(session, ctx, typed)
+        with pytest.raises(AccountLocked):  # still the lockout key, whatever the case and spacing
+            login(session=session, ctx=ctx, identifier=typed.upper(), password="wrong-password-1")
+    stored = session.scalars(select(LoginAttempt.identifier).where(LoginAttempt.user_id.is_(None))).all()
+    assert stored == [_keyed_digest("my-passphrase-in-the-wrong-box")] * 6
+    assert "my-passphrase-in-the-wrong-box" not in repr(logs).lower()
+    assert {entry["event"] for entry in logs} == {"auth.account_locked", "auth.login_refused_locked"}
 
 
 def _at(minutes: float) -> datetime:

@@ -7,10 +7,10 @@ import json
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from models import LoginAttempt, RevokedToken
+from models import LoginAttempt, RevokedToken, User
 from oaktree.auth import (
     AuthContext,
     AuthenticationFailed,
@@ -26,6 +26,9 @@ from oaktree.auth import (
     set_role,
 )
 from oaktree.auth import passwords as password_module
+from oaktree.auth.lockout import identifier_digest
+from oaktree.auth.passwords import hash_password
+from oaktree.auth.tokens import MAX_CLOCK_SKEW
 from oaktree.config import ConfigError
 from tests.auth.conftest import GOOD_PASSWORD, SECRET, FakeClock, make_user
 
@@ -85,12 +88,37 @@ def test_disabled_user_cannot_log_in_and_their_tokens_stop(
     set_active(session=session, ctx=ctx, principal=admin, username="watcher", active=False)
     with pytest.raises(InvalidToken, match="disabled"):
         authenticate(session=session, ctx=ctx, token=token)
-    with pytest.raises(AuthenticationFailed, match="disabled"):
+    with pytest.raises(AuthenticationFailed, match="invalid username/email or password"):
         _login(session, ctx)
     set_active(session=session, ctx=ctx, principal=admin, username="watcher", active=True)
     with pytest.raises(InvalidToken, match="revoked"):  # re-enabling does not revive old tokens
         authenticate(session=session, ctx=ctx, token=token)
     assert authenticate(session=session, ctx=ctx, token=_login(session, ctx)) == viewer
+
+
+def test_a_disabled_account_answers_alike_whatever_the_password(
+    session: Session, ctx: AuthContext, admin: Principal, viewer: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_active(session=session, ctx=ctx, principal=admin, username="watcher", active=False)
+    checked_hashes: list[str] = []
+    real_checkpw = password_module.bcrypt.checkpw
+
+    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
+        checked_hashes.append(hashed.decode())
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(password_module.bcrypt, "checkpw", counting_checkpw)
+    answers = []
+    for password in (GOOD_PASSWORD, "wrong-password-123"):
+        with pytest.raises(AuthenticationFailed) as caught:
+            _login(session, ctx, "watcher", password)
+        answers.append((type(caught.value), str(caught.value)))
+    assert answers == [(AuthenticationFailed, "invalid username/email or password")] * 2
+    assert len(checked_hashes) == 2  # one bcrypt check each way: the right password is no faster
+    outcomes = session.scalars(
+        select(LoginAttempt.outcome).where(LoginAttempt.user_id == viewer.user_id)
+    ).all()
+    assert outcomes == ["failure", "failure"]
 
 
 def test_token_for_a_deleted_user_is_rejected(
@@ -100,6 +128,34 @@ def test_token_for_a_deleted_user_is_rejected(
     delete_user(session=session, ctx=ctx, principal=admin, username="watcher")
     with pytest.raises(InvalidToken, match="no longer exists"):
         authenticate(session=session, ctx=ctx, token=token)
+
+
+def test_a_deleted_users_token_does_not_pass_for_the_next_account_with_its_id(
+    sqlite_session: Session, ctx: AuthContext
+) -> None:
+    admin = make_user(sqlite_session, ctx, "root-admin")
+    leaver = make_user(sqlite_session, ctx, "leaver")
+    token = _login(sqlite_session, ctx, "leaver")
+    delete_user(session=sqlite_session, ctx=ctx, principal=admin, username="leaver")
+    newcomer = make_user(sqlite_session, ctx, "newcomer")
+    assert newcomer.user_id == leaver.user_id  # SQLite hands the highest id out again after a delete
+    with pytest.raises(InvalidToken, match="no longer exists"):
+        authenticate(session=sqlite_session, ctx=ctx, token=token)
+
+
+def test_an_account_inserted_without_a_key_gets_one_at_login(
+    sqlite_session: Session, ctx: AuthContext
+) -> None:
+    # Another tool, writing the seed's columns only.
+    sqlite_session.execute(
+        text("INSERT INTO users (username, email, password_hash) VALUES ('legacy', 'l@example.com', :hash)"),
+        {"hash": hash_password(GOOD_PASSWORD, rounds=4)},
+    )
+    sqlite_session.commit()
+    token = _login(sqlite_session, ctx, "legacy")
+    key = sqlite_session.scalars(select(User.account_key).where(User.username == "legacy")).one()
+    assert key is not None and len(key) == 32
+    assert authenticate(session=sqlite_session, ctx=ctx, token=token).username == "legacy"
 
 
 def test_expiry_follows_the_clock(
@@ -152,6 +208,18 @@ def test_forged_tokens_are_rejected(sqlite_session: Session, ctx: AuthContext, c
         with pytest.raises(InvalidToken) as caught:
             authenticate(session=sqlite_session, ctx=ctx, token=token)
         assert expected[case] in str(caught.value), case
+
+
+def test_a_token_issued_in_the_future_is_refused(sqlite_session: Session, ctx: AuthContext) -> None:
+    make_user(sqlite_session, ctx, "early")
+    token = _login(sqlite_session, ctx, "early")
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    skew = int(MAX_CLOCK_SKEW.total_seconds())
+    within_skew = jwt.encode({**claims, "iat": claims["iat"] + skew}, SECRET, algorithm="HS256")
+    beyond_skew = jwt.encode({**claims, "iat": claims["iat"] + skew + 1}, SECRET, algorithm="HS256")
+    assert authenticate(session=sqlite_session, ctx=ctx, token=within_skew).username == "early"
+    with pytest.raises(InvalidToken, match="issued in the future"):
+        authenticate(session=sqlite_session, ctx=ctx, token=beyond_skew)
 
 
 def test_a_short_secret_is_refused() -> None:
@@ -232,7 +300,7 @@ def test_every_attempt_is_recorded(sqlite_session: Session, ctx: AuthContext) ->
         _login(sqlite_session, ctx, "Ghost", "wrong-password-1")
     rows = sqlite_session.execute(select(LoginAttempt.identifier, LoginAttempt.user_id, LoginAttempt.outcome))
     assert [tuple(row) for row in rows] == [
-        ("recorded", 1, "success"),
-        ("recorded", 1, "failure"),
-        ("ghost", None, "failure"),
+        (identifier_digest("recorded", secret=SECRET), 1, "success"),
+        (identifier_digest("recorded", secret=SECRET), 1, "failure"),
+        (identifier_digest("ghost", secret=SECRET), None, "failure"),
     ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from models import User
@@ -16,7 +18,11 @@ from oaktree.auth import (
     register_user,
 )
 from oaktree.config import ConfigError, load_settings
+from tests.auth.concurrency import run_together
 from tests.auth.conftest import GOOD_PASSWORD
+
+RACE_ROUNDS = 5
+FIRST_ADMIN_RACE_ROUNDS = 10
 
 
 def _register(session: Session, ctx: AuthContext, **fields: object) -> User:
@@ -163,3 +169,39 @@ def test_unknown_role_is_an_input_error(sqlite_session: Session, ctx: AuthContex
     with pytest.raises(InvalidInput) as caught:
         _register(sqlite_session, ctx, role="superuser", principal=Principal.system())
     assert caught.value.errors == {"role": "must be one of admin, operator, viewer"}
+
+
+def _registration(ctx: AuthContext, username: str, email: str) -> Callable[[Session], str]:
+    return lambda racing: _register(racing, ctx, username=username, email=email).username
+
+
+def test_names_differing_only_in_case_race_to_one_account(
+    db_url: str, session: Session, ctx: AuthContext, admin: Principal
+) -> None:
+    for round_number in range(RACE_ROUNDS):
+        spellings = (f"mallory-{round_number}", f"Mallory-{round_number}")
+        outcomes = run_together(
+            db_url,
+            [
+                _registration(ctx, name, f"spelling-{number}-{round_number}@example.com")
+                for number, name in enumerate(spellings)
+            ],
+        )
+        winners = [outcome for outcome in outcomes if isinstance(outcome, str)]
+        losers = [outcome for outcome in outcomes if isinstance(outcome, InvalidInput)]
+        assert len(winners) == len(losers) == 1, (round_number, outcomes)
+        stored = session.scalars(select(User.username).where(func.lower(User.username) == spellings[0])).all()
+        assert stored == winners, round_number
+
+
+def test_concurrent_first_registrations_make_exactly_one_admin(
+    db_url: str, session: Session, ctx: AuthContext
+) -> None:
+    for round_number in range(FIRST_ADMIN_RACE_ROUNDS):
+        session.execute(delete(User))
+        session.commit()
+        names = [f"first-{round_number}-{number}" for number in range(2)]
+        outcomes = run_together(db_url, [_registration(ctx, name, f"{name}@example.com") for name in names])
+        assert sorted(outcomes) == names, round_number
+        admins = session.scalars(select(User.username).where(User.is_admin.is_(True))).all()
+        assert len(admins) == 1, (round_number, admins)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -31,7 +32,10 @@ from oaktree.auth import (
     set_setting,
 )
 from oaktree.auth.roles import ROLE_PERMISSIONS
+from tests.auth.concurrency import run_together
 from tests.auth.conftest import make_user
+
+LAST_ADMIN_RACE_ROUNDS = 6
 
 Action = Callable[[Session, AuthContext, Principal, Principal], Any]
 
@@ -148,3 +152,43 @@ def test_users_see_their_own_account(session: Session, ctx: AuthContext, viewer:
     own = get_user(session=session, principal=viewer, username="watcher")
     assert (own["username"], own["roles"], own["is_admin"]) == ("watcher", ["viewer"], False)
     assert "password_hash" not in own
+
+
+def _disable(ctx: AuthContext, username: str, racing: Session) -> Any:
+    return set_active(session=racing, ctx=ctx, principal=Principal.system(), username=username, active=False)
+
+
+def _demote(ctx: AuthContext, username: str, racing: Session) -> Any:
+    return set_role(session=racing, ctx=ctx, principal=Principal.system(), username=username, role="viewer")
+
+
+def _delete(ctx: AuthContext, username: str, racing: Session) -> Any:
+    return delete_user(session=racing, ctx=ctx, principal=Principal.system(), username=username)
+
+
+def _active_admins(session: Session) -> list[str]:
+    admins = session.scalars(select(User).where(User.is_active.is_(True)))
+    return sorted(user.username for user in admins if "admin" in user.role_names)
+
+
+def test_removing_the_last_two_admins_at_once_leaves_one(
+    db_url: str, session: Session, ctx: AuthContext, admin: Principal
+) -> None:
+    removals = [(_disable, _disable), (_demote, _disable), (_delete, _demote)]
+    for round_number in range(LAST_ADMIN_RACE_ROUNDS):
+        pair = [f"admin-{round_number}-{number}" for number in range(2)]
+        for username in pair:
+            make_user(session, ctx, username, "admin")
+        for username in _active_admins(session):
+            if username not in pair:
+                _disable(ctx, username, session)
+        assert _active_admins(session) == pair
+
+        first, second = removals[round_number % len(removals)]
+        outcomes = run_together(db_url, [partial(first, ctx, pair[0]), partial(second, ctx, pair[1])])
+
+        refusals = [str(outcome) for outcome in outcomes if isinstance(outcome, InvalidInput)]
+        assert len(refusals) == 1, (round_number, outcomes)
+        assert "is the last active admin" in refusals[0]
+        session.expire_all()
+        assert len(_active_admins(session)) == 1, round_number

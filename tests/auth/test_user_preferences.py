@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -13,13 +15,17 @@ from oaktree.auth import (
     Preferences,
     Principal,
     Theme,
+    UserNotFound,
     delete_setting,
     get_preferences,
     get_settings_map,
     set_preferences,
     set_setting,
 )
+from tests.auth.concurrency import run_together
 from tests.auth.conftest import make_user
+
+SETTING_RACE_ROUNDS = 5
 
 
 def test_defaults_when_nothing_is_set(session: Session, viewer: Principal) -> None:
@@ -106,3 +112,31 @@ def test_an_invalid_stored_value_falls_back_to_the_default(sqlite_session: Sessi
     sqlite_session.execute(update(UserSetting).values(value="sepia"))  # written by an older version
     sqlite_session.commit()
     assert get_preferences(session=sqlite_session, principal=person).theme == Theme.SYSTEM
+
+
+def test_settings_of_a_user_that_does_not_exist_are_a_clear_error(
+    session: Session, ctx: AuthContext, admin: Principal
+) -> None:
+    missing = 999_999
+    for change in (
+        partial(set_setting, key="theme", value="dark"),
+        partial(set_setting, key="free-form", value="anything"),
+        partial(set_preferences, theme="dark"),
+    ):
+        with pytest.raises(UserNotFound, match=f"no user with id {missing}"):
+            change(session=session, ctx=ctx, principal=admin, user_id=missing)
+
+
+def _set_note(ctx: AuthContext, principal: Principal, value: str, racing: Session) -> None:
+    set_setting(session=racing, ctx=ctx, principal=principal, key="note", value=value)
+
+
+def test_one_new_setting_written_twice_at_once_keeps_one_value(
+    db_url: str, session: Session, ctx: AuthContext, viewer: Principal
+) -> None:
+    for round_number in range(SETTING_RACE_ROUNDS):
+        delete_setting(session=session, ctx=ctx, principal=viewer, key="note")
+        values = [f"{round_number}-a", f"{round_number}-b"]
+        outcomes = run_together(db_url, [partial(_set_note, ctx, viewer, value) for value in values])
+        assert all(outcome is None or isinstance(outcome, InvalidInput) for outcome in outcomes), outcomes
+        assert get_settings_map(session=session, principal=viewer)["note"] in values

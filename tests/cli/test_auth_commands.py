@@ -39,7 +39,7 @@ def _error(*args: str, stdin: str | None = None) -> str:
 
 def test_upgrade_then_manage_users() -> None:
     upgraded = _ok("db", "upgrade")
-    assert (upgraded["before"], upgraded["revision"]) == (None, "0001")
+    assert (upgraded["before"], upgraded["revision"]) == (None, "0002")
     assert upgraded["database"].startswith("sqlite:///") and upgraded["database"].endswith("oaktree.db")
     assert _ok("db", "status")["up_to_date"] is True
 
@@ -94,9 +94,31 @@ def test_set_password_from_stdin() -> None:
         )
 
 
+def test_a_password_of_several_lines_on_stdin_is_refused() -> None:
+    _ok("db", "upgrade")
+    several_lines = "first-line-passphrase\nsecond-line-passphrase\n"
+    refusal = "oaktree: error: --password-stdin takes one line, and the input has more"
+    assert _error("users", "create", "--username", "dave", "--email", "d@example.com",
+                  "--password-stdin", stdin=several_lines) == refusal  # fmt: skip
+    assert _ok("users", "list")["users"] == []
+    # One line, whatever ends it, is fine.
+    _ok("users", "create", "--username", "erin", "--email", "e@example.com", "--password-stdin",
+        stdin="erins-long-passphrase\r\n")  # fmt: skip
+    assert (
+        _error("users", "set-password", "--username", "erin", "--password-stdin", stdin=several_lines)
+        == refusal
+    )
+    settings = load_settings()
+    with db.session_scope(settings=settings) as session:
+        result = login(
+            session=session, ctx=auth_context(settings), identifier="erin", password="erins-long-passphrase"
+        )
+    assert result.principal.username == "erin"
+
+
 def test_user_errors_are_one_line() -> None:
     assert _error("users", "list") == (
-        "oaktree: error: the database is empty, not 0001; run `oaktree db upgrade`"
+        "oaktree: error: the database is empty, not 0002; run `oaktree db upgrade`"
     )
     _ok("db", "upgrade")
     assert _error(
@@ -129,5 +151,5 @@ def test_dead_database_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.postgres
 def test_upgrade_on_postgresql(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OAKTREE_DATABASE_URL", pg_url)
-    assert _ok("db", "upgrade")["revision"] == "0001"
+    assert _ok("db", "upgrade")["revision"] == "0002"
     assert _ok("users", "create", "--username", "pg-admin", "--email", "pg@example.com")["is_admin"] is True

@@ -50,6 +50,25 @@ def test_bad_configuration_is_one_line_and_exit_2(variable: str, value: str, mes
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OAKTREE_LOG_LEVEL", "bogus"),
+        ("OAKTREE_JWT_TTL_HOURS", "1" + "0" * 30),
+        ("OAKTREE_WAREHOUSE_RETENTION_1D_DAYS", "1" + "0" * 30),
+        ("OAKTREE_JWT_SECRET_ARN", ""),
+        ("OAKTREE_HOME_REGION", "mars-1"),
+        ("OAKTREE_METRICS_TABLE", ""),
+    ],
+)
+def test_a_bad_setting_is_exactly_one_line_and_exit_2(variable: str, value: str) -> None:
+    # `db status` reads the settings and nothing from AWS: all that can fail here is the setting.
+    result = _run_cli("db", "status", env={variable: value})
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"oaktree: error: invalid configuration: {variable}: ")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_production_mode_refuses_to_start_without_a_jwt_secret() -> None:
     result = _run_cli("discover", env={"OAKTREE_MODE": "production", "OAKTREE_BCRYPT_ROUNDS": "12"})
     assert result.returncode == 2
