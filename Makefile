@@ -46,8 +46,8 @@ demo: venv ## Start a Prefect server and run the pipeline on the sandbox account
 demo-once: venv ## Run the whole pipeline once on a fresh sandbox and print a JSON summary
 	$(UV) run --frozen oaktree demo --once --json
 
-bench: venv ## Run the benchmarks and print their tables
-	$(UV) run --frozen python -m benchmarks
+bench: venv ## Run the benchmarks and print their tables (ONLY="bench_x bench_y" runs some)
+	$(UV) run --frozen python -m benchmarks $(ONLY)
 
 infra-validate: ## terraform fmt/validate and checkov on infra/
 	@infra/validate.sh

@@ -25,9 +25,17 @@ def machine() -> str:
     )
 
 
+# Every benchmark, in the order `make bench` runs them; each module's `main()` prints its tables.
+# `make bench ONLY=<module>` (or `python -m benchmarks <module> ...`) runs the named ones only.
+BENCHMARKS = (bench_collection, bench_rollups)
+
+
 if __name__ == "__main__":
-    print(f"# OakTree benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\nMachine: {machine()}\n")
-    bench_collection.main(sys.argv[1:])
-    print()
+    wanted = set(sys.argv[1:])
     sys.argv = sys.argv[:1]
-    bench_rollups.main()
+    print(f"# OakTree benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\nMachine: {machine()}\n")
+    for module in BENCHMARKS:
+        if wanted and module.__name__.rsplit(".", 1)[-1] not in wanted:
+            continue
+        module.main()
+        print()
