@@ -2,10 +2,16 @@
 
 Order of writes per batch, which is what makes restarts and retries safe:
 1. the points go to DynamoDB (idempotent: one key per point),
-2. then to the warehouse (`write_points` is an idempotent upsert),
+2. then to the warehouse (an idempotent upsert),
 3. only then the series' watermarks move to the end of the window.
 A crash anywhere before 3 leaves the watermark where it was: the next run reads the same window
 again and overwrites the same keys. Nothing is lost and nothing is stored twice.
+
+Steps 2 and 3 run in one background "store" thread, a chunk of batches at a time, while the
+fetch threads go on: DuckDB releases the GIL while it writes, so the warehouse write uses the
+second core instead of stopping the pipeline. Each series is in exactly one batch per run, so
+chunks never compete for a watermark; once a chunk fails, the chunks after it are not stored
+(their watermarks stay), and the run reports the failure.
 """
 
 from __future__ import annotations
@@ -36,10 +42,10 @@ log = get_logger(__name__)
 
 WarehouseWriter = Callable[[pa.Table], int]
 
-# Points held before they are flushed to the warehouse (and watermarks moved): bounds memory
-# during a large backfill (about 70 MB of Python lists per million points) while keeping
-# warehouse writes few, since each flush rewrites the hour partitions it touches.
-WAREHOUSE_FLUSH_ROWS = 1_000_000
+# Points held before a chunk goes to the store thread (warehouse, then watermarks): small enough
+# that the write overlaps the rest of the run and memory stays flat, large enough that a run
+# makes few commits (each is at least one Parquet file).
+WAREHOUSE_FLUSH_ROWS = 200_000
 
 # The isolation boundary of one batch (and of one region in `collect_once`): AWS errors after
 # retries, an endpoint that is down, DynamoDB items still unprocessed after the writer's retries.
@@ -186,13 +192,6 @@ class CollectionReport:
         return "\n".join([header, *rows])
 
 
-def default_warehouse_writer(settings: Settings) -> WarehouseWriter:
-    """Return the warehouse's idempotent upsert bound to the configured lake."""
-    from oaktree.warehouse.points import write_points  # imported here: duckdb only when writing
-
-    return functools.partial(write_points, settings)
-
-
 def _batch_items(result: BatchResult, ttl_days: int) -> Iterable[dict[str, Any]]:
     return itertools.chain.from_iterable(
         metrics_store.point_items(
@@ -233,11 +232,28 @@ def collect_region(
     a retry only re-reads what is missing. `cloudwatch`, `dynamodb` and `write_warehouse` default
     to the real ones; tests and the benchmark pass their own.
     """
+    if write_warehouse is not None:
+        return _collect_region(region, resources, settings, now, cloudwatch, dynamodb, write_warehouse, sleep)
+    from oaktree.warehouse.points import PointWriter  # imported here: DuckDB only when writing
+
+    with PointWriter(settings) as writer:
+        return _collect_region(region, resources, settings, now, cloudwatch, dynamodb, writer, sleep)
+
+
+def _collect_region(
+    region: str,
+    resources: Sequence[Resource],
+    settings: Settings,
+    now: datetime | None,
+    cloudwatch: Any | None,
+    dynamodb: Any | None,
+    write_warehouse: WarehouseWriter,
+    sleep: Callable[[float], None],
+) -> RegionReport:
     now_ms = epoch_ms(now or datetime.now(UTC))
     table = settings.metrics_table
     cloudwatch = cloudwatch or single_attempt_client("cloudwatch", region)
     raw_dynamodb = dynamodb or single_attempt_client("dynamodb", settings.storage_region)
-    write_warehouse = write_warehouse or default_warehouse_writer(settings)
 
     report = RegionReport(region=region)
     counters = report.counters
@@ -254,7 +270,7 @@ def collect_region(
     get_metric_data = functools.partial(
         caller("GetMetricData", region, settings.getmetricdata_tps), cloudwatch.get_metric_data
     )
-    store = CountedDynamoDB(
+    store_dynamodb = CountedDynamoDB(
         raw_dynamodb,
         write=caller("BatchWriteItem", settings.storage_region, settings.dynamodb_write_tps),
         read=caller("BatchGetItem", settings.storage_region, settings.dynamodb_read_tps),
@@ -262,7 +278,9 @@ def collect_region(
 
     series: list[Series] = series_of(r for r in resources if r.region == region)
     report.series = len(series)
-    watermarks = metrics_store.load_watermarks(store, table, (one.key for one in series), sleep=sleep)
+    watermarks = metrics_store.load_watermarks(
+        store_dynamodb, table, (one.key for one in series), sleep=sleep
+    )
     batches = pack_batches(
         plan_windows(
             series,
@@ -277,7 +295,7 @@ def collect_region(
     def fetch_and_store(batch: MetricBatch) -> tuple[BatchResult, WriteStats]:
         result = fetch_batch(batch, get_metric_data)
         stats = write_items(
-            store,
+            store_dynamodb,
             table,
             _batch_items(result, settings.raw_ttl_days),
             metrics_store.KEY_ATTRIBUTES,
@@ -285,38 +303,47 @@ def collect_region(
         )
         return result, stats
 
-    stored: list[BatchResult] = []
+    held: list[BatchResult] = []
+    store_failure: list[BaseException] = []
 
-    def flush() -> None:
-        """Write held points to the warehouse, then move the watermarks of their complete series."""
-        if not stored:
-            return
-        table_of_points = points_table([one for result in stored for one in result.points])
-        if table_of_points.num_rows:
-            report.datapoints_warehouse += write_warehouse(table_of_points)
-        advanced = {
-            result.batch.series[index].key: result.batch.window.end_ms
-            for result in stored
-            for index in range(len(result.batch.series))
-            if index not in result.incomplete
-        }
-        watermark_writes = write_items(
-            store,
-            table,
-            metrics_store.watermark_items(
-                advanced, region=region, ttl_days=settings.raw_ttl_days, updated_ms=now_ms
-            ),
-            metrics_store.KEY_ATTRIBUTES,
-            sleep=sleep,
-        )
-        # Watermark writes count in the write stats (retries, calls), not in the datapoints.
-        report.writes.add(watermark_writes)
-        stored.clear()
+    def store(chunk: list[BatchResult]) -> tuple[int, WriteStats]:
+        """Write one chunk's points to the warehouse, then move its complete series' watermarks.
+
+        Returns the points stored and the watermark writes' stats (counted by the main thread).
+        """
+        if store_failure:
+            return 0, WriteStats()  # an earlier chunk failed: leave these watermarks for the next run
+        try:
+            points = points_table([one for result in chunk for one in result.points])
+            stored_points = write_warehouse(points) if points.num_rows else 0
+            advanced = {
+                result.batch.series[index].key: result.batch.window.end_ms
+                for result in chunk
+                for index in range(len(result.batch.series))
+                if index not in result.incomplete
+            }
+            watermark_writes = write_items(
+                store_dynamodb,
+                table,
+                metrics_store.watermark_items(
+                    advanced, region=region, ttl_days=settings.raw_ttl_days, updated_ms=now_ms
+                ),
+                metrics_store.KEY_ATTRIBUTES,
+                sleep=sleep,
+            )
+        except BaseException as exc:
+            store_failure.append(exc)
+            raise
+        return stored_points, watermark_writes
 
     held_rows = 0
-    with ThreadPoolExecutor(
-        max_workers=settings.collection_threads, thread_name_prefix=f"collect-{region}"
-    ) as pool:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"store-{region}") as store_pool,
+        ThreadPoolExecutor(
+            max_workers=settings.collection_threads, thread_name_prefix=f"collect-{region}"
+        ) as pool,
+    ):
+        stores: list[Future[tuple[int, WriteStats]]] = []
         futures: dict[Future[tuple[BatchResult, WriteStats]], MetricBatch] = {
             pool.submit(fetch_and_store, batch): batch for batch in batches
         }
@@ -336,12 +363,22 @@ def collect_region(
             newest = max((one.timestamps_ms[-1] for one in result.points if one.timestamps_ms), default=None)
             if newest is not None:
                 report.newest_point_ms = max(newest, report.newest_point_ms or newest)
-            stored.append(result)
+            held.append(result)
             held_rows += result.datapoints
             if held_rows >= WAREHOUSE_FLUSH_ROWS:
-                flush()
+                stores.append(store_pool.submit(store, held.copy()))
+                held.clear()
                 held_rows = 0
-    flush()
+        if held:
+            stores.append(store_pool.submit(store, held.copy()))
+        for stored in stores:
+            if stored.exception() is None:
+                stored_points, watermark_writes = stored.result()
+                report.datapoints_warehouse += stored_points
+                # Watermark writes count in the write stats (retries, calls), not in the datapoints.
+                report.writes.add(watermark_writes)
+    if store_failure:
+        raise store_failure[0]
     log.info(
         "collection_region_done",
         region=region,

@@ -29,7 +29,14 @@ from oaktree import aws
 from oaktree.config import Settings
 from oaktree.logs import get_logger
 from oaktree.warehouse.errors import WarehouseError, WarehouseNotFound
-from oaktree.warehouse.schema import TABLE_VERSIONS, TABLES, Table, sql_string
+from oaktree.warehouse.schema import (
+    INTERNAL_SCHEMA,
+    TABLES,
+    VERSION_COLUMNS,
+    Table,
+    sql_string,
+    version_table,
+)
 
 log = get_logger(__name__)
 
@@ -222,14 +229,17 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _present(connection: duckdb.DuckDBPyConnection, schema_name: str) -> set[str]:
+    rows = connection.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+        [LAKE, schema_name],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def missing_tables(connection: duckdb.DuckDBPyConnection) -> list[Table]:
     """Return the tables of `TABLES` the attached lake does not have yet."""
-    present = {
-        row[0]
-        for row in connection.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [LAKE]
-        ).fetchall()
-    }
+    present = _present(connection, "main")
     return [table for table in TABLES if table.name not in present]
 
 
@@ -237,7 +247,9 @@ def missing_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str
     """Return, per existing table, the columns its definition has and the lake does not."""
     present: dict[str, set[str]] = {}
     for table_name, column_name in connection.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ?", [LAKE]
+        "SELECT table_name, column_name FROM duckdb_columns() "
+        "WHERE database_name = ? AND schema_name = 'main'",
+        [LAKE],
     ).fetchall():
         present.setdefault(table_name, set()).add(column_name)
     return {
@@ -247,16 +259,22 @@ def missing_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str
     }
 
 
-def unversioned_tables(connection: duckdb.DuckDBPyConnection) -> list[str]:
-    """Return the tables that have no row in `table_versions` yet."""
-    if TABLE_VERSIONS.name in {table.name for table in missing_tables(connection)}:
-        return [table.name for table in TABLES if table is not TABLE_VERSIONS]
-    known = {row[0] for row in connection.execute(f"SELECT table_name FROM {TABLE_VERSIONS.name}").fetchall()}
-    return [table.name for table in TABLES if table is not TABLE_VERSIONS and table.name not in known]
+def _missing_version_tables(connection: duckdb.DuckDBPyConnection) -> list[Table]:
+    present = _present(connection, INTERNAL_SCHEMA)
+    return [table for table in TABLES if version_table(table).split(".")[1] not in present]
+
+
+def _unseeded_version_tables(connection: duckdb.DuckDBPyConnection) -> list[Table]:
+    """Return the tables whose version table has no row yet."""
+    return [
+        table
+        for table in TABLES
+        if not connection.execute(f"SELECT count(*) FROM {version_table(table)}").fetchall()[0][0]
+    ]
 
 
 def _create_missing(cursor: duckdb.DuckDBPyConnection) -> list[str]:
-    """Create missing tables and add missing columns in the caller's transaction; return them."""
+    """Create missing tables, columns and version tables in the caller's transaction; return them."""
     created = []
     for table in missing_tables(cursor):  # again: another process may have created it meanwhile
         for statement in table.create_statements():
@@ -267,21 +285,23 @@ def _create_missing(cursor: duckdb.DuckDBPyConnection) -> list[str]:
         for name in names:
             cursor.execute(f'ALTER TABLE {table_name} ADD COLUMN "{name}" {table.column(name).sql_type}')
             created.append(f"{table_name}.{name}")
+    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {INTERNAL_SCHEMA}")
+    columns = ", ".join(f"{column.name} {column.sql_type} NOT NULL" for column in VERSION_COLUMNS)
+    for table in _missing_version_tables(cursor):
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {version_table(table)} ({columns})")
+        created.append(version_table(table))
     return created
 
 
-def _seed_versions(cursor: duckdb.DuckDBPyConnection) -> list[str]:
-    """Give every table its `table_versions` row (in the caller's transaction); return the new ones."""
-    # Its rows change with every write: kept in the catalog, not one small file per write.
-    for option, value in (("data_inlining_row_limit", 1000), ("auto_compact", "false")):
-        cursor.execute(f"CALL {LAKE}.set_option('{option}', {value}, table_name => '{TABLE_VERSIONS.name}')")
-    names = unversioned_tables(cursor)
-    if names:
-        cursor.execute(
-            f"INSERT INTO {TABLE_VERSIONS.name} SELECT name, 0, now() FROM unnest($names) AS t(name)",
-            {"names": names},
-        )
-    return names
+def _seed_versions(cursor: duckdb.DuckDBPyConnection) -> None:
+    """Give every version table its one row (in the caller's transaction)."""
+    for table in _unseeded_version_tables(cursor):
+        name = version_table(table).split(".")[1]
+        # Its row changes with every write: kept in the catalog, not one small file per write.
+        for option, value in (("data_inlining_row_limit", 1000), ("auto_compact", "false")):
+            scope = f"schema => '{INTERNAL_SCHEMA}', table_name => '{name}'"
+            cursor.execute(f"CALL {LAKE}.set_option('{option}', {value}, {scope})")
+        cursor.execute(f"INSERT INTO {version_table(table)} VALUES (0, now())")
 
 
 def ensure_tables(connection: duckdb.DuckDBPyConnection) -> list[str]:
@@ -294,9 +314,9 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection) -> list[str]:
     from oaktree.warehouse.writes import in_transaction  # writes imports this module
 
     created: list[str] = []
-    if missing_tables(connection) or missing_columns(connection):
+    if missing_tables(connection) or missing_columns(connection) or _missing_version_tables(connection):
         created = in_transaction(connection, _create_missing)
-    if unversioned_tables(connection):
+    if _unseeded_version_tables(connection):
         in_transaction(connection, _seed_versions)
     if created:
         log.info("warehouse_tables_created", created=created)

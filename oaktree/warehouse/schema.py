@@ -40,8 +40,9 @@ class Table:
     """One DuckLake table and how it is written.
 
     `key`: the columns that identify a row; writers upsert on them. `time_column`: the column
-    retention and range reads filter on (None for tables without one). `partitioned_by`:
-    DuckLake partition expressions, chosen so a day's or month's files can be pruned.
+    retention and range reads filter on (None for tables without one). Tables are not
+    partitioned: each commit writes one window of time, so DuckLake's per-file min/max already
+    skips the files a time range does not need, and a partitioned write cost twice as much.
     """
 
     name: str
@@ -49,7 +50,6 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     time_column: str | None = None
-    partitioned_by: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -66,15 +66,11 @@ class Table:
         )
 
     def create_statements(self) -> list[str]:
-        """Return the SQL creating this table (if missing) with its layout and documentation."""
+        """Return the SQL creating this table (if missing) with its documentation."""
         columns = ", ".join(
             f'"{c.name}" {c.sql_type}{"" if c.nullable else " NOT NULL"}' for c in self.columns
         )
         statements = [f"CREATE TABLE IF NOT EXISTS {self.name} ({columns})"]
-        if self.partitioned_by:
-            statements.append(
-                f"ALTER TABLE {self.name} SET PARTITIONED BY ({', '.join(self.partitioned_by)})"
-            )
         statements.append(f"COMMENT ON TABLE {self.name} IS {sql_string(self.comment)}")
         statements.extend(
             f'COMMENT ON COLUMN {self.name}."{c.name}" IS {sql_string(c.doc)}' for c in self.columns
@@ -251,7 +247,6 @@ EVENTS = Table(
     ),
     key=("resource_id", "event_key"),
     time_column="ts",
-    partitioned_by=("year(ts)", "month(ts)"),
 )
 
 METRICS = Table(
@@ -264,7 +259,6 @@ METRICS = Table(
     ),
     key=(*SERIES_KEY, "ts"),
     time_column="ts",
-    partitioned_by=("year(ts)", "month(ts)", "day(ts)"),
 )
 
 # The Arrow shape of collected points: collection builds its batches with it.
@@ -282,7 +276,7 @@ _BUCKET_COLUMNS = (
 )
 
 
-def _rollup_table(resolution: Resolution, partitioned_by: tuple[str, ...]) -> Table:
+def _rollup_table(resolution: Resolution) -> Table:
     return Table(
         f"metrics_{resolution.value}",
         f"{resolution.value} buckets of the 1-minute points, one row per (resource_id, metric_name, "
@@ -290,15 +284,14 @@ def _rollup_table(resolution: Resolution, partitioned_by: tuple[str, ...]) -> Ta
         _BUCKET_COLUMNS,
         key=(*SERIES_KEY, "bucket"),
         time_column="bucket",
-        partitioned_by=partitioned_by,
     )
 
 
 METRIC_TABLES: dict[Resolution, Table] = {
     Resolution.MINUTE: METRICS,
-    Resolution.FIVE_MINUTES: _rollup_table(Resolution.FIVE_MINUTES, ("year(bucket)", "month(bucket)")),
-    Resolution.HOUR: _rollup_table(Resolution.HOUR, ("year(bucket)",)),
-    Resolution.DAY: _rollup_table(Resolution.DAY, ()),
+    Resolution.FIVE_MINUTES: _rollup_table(Resolution.FIVE_MINUTES),
+    Resolution.HOUR: _rollup_table(Resolution.HOUR),
+    Resolution.DAY: _rollup_table(Resolution.DAY),
 }
 
 ROLLUP_PROGRESS = Table(
@@ -312,21 +305,24 @@ ROLLUP_PROGRESS = Table(
     key=("source_table",),
 )
 
-# One row per table, bumped by every write that changes the table. DuckLake lets two commits
-# that only insert into a table both succeed, so two writers upserting the same new keys at the
-# same time would both insert them; since each also replaces its table's row here, the later
-# commit conflicts and is redone on top of the other's rows (oaktree.warehouse.writes).
-TABLE_VERSIONS = Table(
-    "table_versions",
-    "Write bookkeeping: one row per table, replaced by every write that changes it.",
-    (
-        Column("table_name", "VARCHAR", "A table of the lake.", nullable=False),
-        Column("version", "BIGINT", "How many writes changed the table.", nullable=False),
-        Column("written_at", "TIMESTAMPTZ", "When the last of them committed (UTC).", nullable=False),
-    ),
-    key=("table_name",),
+# Bookkeeping no reader needs lives in its own schema, out of `SHOW TABLES`: one version table
+# per table, a single row bumped by every write that changes the table. DuckLake lets two
+# commits that only insert into a table both succeed, so two writers upserting the same new keys
+# at the same time would both insert them; since each also replaces its table's version row,
+# the later commit conflicts and is redone on top of the other's rows (oaktree.warehouse.writes).
+# One version table per table, not one shared table: writers of different tables never conflict.
+INTERNAL_SCHEMA = "oaktree_internal"
+VERSION_COLUMNS = (
+    Column("version", "BIGINT", "How many writes changed the table.", nullable=False),
+    Column("written_at", "TIMESTAMPTZ", "When the last of them committed (UTC).", nullable=False),
 )
 
+
+def version_table(table: Table) -> str:
+    """Return the name of `table`'s version table, qualified by the internal schema."""
+    return f"{INTERNAL_SCHEMA}.{table.name}_version"
+
+
 # Every table of the lake, in creation order. The alert engine and analytics add theirs here.
-TABLES: tuple[Table, ...] = (RESOURCES, EVENTS, *METRIC_TABLES.values(), ROLLUP_PROGRESS, TABLE_VERSIONS)
+TABLES: tuple[Table, ...] = (RESOURCES, EVENTS, *METRIC_TABLES.values(), ROLLUP_PROGRESS)
 TABLES_BY_NAME = {table.name: table for table in TABLES}

@@ -2,10 +2,10 @@
 
 DuckLake commits are optimistic. Two commits that only insert into a table are merged by
 DuckLake itself, which is wrong for upserts: two writers inserting the same new keys would both
-succeed. So every write that changes a table also replaces that table's row in
-`table_versions` (`bump_version`); DuckLake refuses the later of two such commits, and the
-whole batch is redone from the start on a fresh snapshot, where the other's rows are visible.
-No batch is lost and none is applied twice. A SQLite catalog adds
+succeed. So every write that changes a table also replaces the one row of that table's version
+table (`bump_version`); DuckLake refuses the later of two such commits, and the whole batch is
+redone from the start on a fresh snapshot, where the other's rows are visible. No batch is lost
+and none is applied twice. A SQLite catalog adds
 "database is locked" when two processes commit at the same instant: retried the same way.
 """
 
@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from oaktree.logs import get_logger
 from oaktree.warehouse.lake import LAKE
-from oaktree.warehouse.schema import TABLE_VERSIONS, Table
+from oaktree.warehouse.schema import Table, version_table
 
 log = get_logger(__name__)
 
@@ -121,53 +121,67 @@ def upsert_relation(
 
     Returns the distinct keys of the source. `newest_first` orders a key's duplicates (the first
     wins); without it the source must not repeat a key. Rows identical to what is stored are left
-    alone, so re-running a window writes nothing and, above all, deletes nothing: a DuckLake
-    commit that only inserts never conflicts with other writers' inserts.
+    alone, so re-running a window writes nothing. New keys are inserted, changed ones updated
+    (a MERGE costs about twice an INSERT, and most of a collection batch is new).
     """
     keys = ", ".join(f'"{name}"' for name in table.key)
     columns = ", ".join(f'"{name}"' for name in table.column_names)
-    deduplicate = (
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {newest_first}) = 1" if newest_first else ""
-    )
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT {columns} FROM {source} {deduplicate}")
-    distinct = int(connection.execute("SELECT count(*) FROM _batch").fetchall()[0][0])
-    if distinct:
-        same = " AND ".join(f'stored."{name}" IS NOT DISTINCT FROM b."{name}"' for name in table.column_names)
-        window = ""
-        if table.time_column:
-            # Only the batch's time range of the table is read (DuckLake prunes files by min/max).
-            window = (
-                f' AND stored."{table.time_column}" BETWEEN (SELECT min("{table.time_column}") FROM _batch) '
-                f'AND (SELECT max("{table.time_column}") FROM _batch)'
-            )
+    batch = source
+    if newest_first and _has_duplicate_keys(connection, source, keys):
+        batch = "_deduplicated"
         connection.execute(
-            "CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch b "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {LAKE}.{table.name} stored WHERE {same}{window})"
+            f"CREATE OR REPLACE TEMP TABLE {batch} AS SELECT {columns} FROM {source} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {newest_first}) = 1"
         )
-        if connection.execute("SELECT count(*) FROM _changed").fetchall()[0][0]:
-            connection.execute(
-                f"MERGE INTO {LAKE}.{table.name} AS target USING _changed AS source "
-                f"ON ({_key_match(table, 'target', 'source')}) "
-                "WHEN MATCHED THEN UPDATE WHEN NOT MATCHED THEN INSERT"
-            )
-            bump_version(connection, table)
-        connection.execute("DROP TABLE _changed")
-    connection.execute("DROP TABLE _batch")
+    distinct = int(connection.execute(f"SELECT count(*) FROM {batch}").fetchall()[0][0])
+    stored = f"{LAKE}.{table.name}"
+    if table.time_column:
+        # Only the batch's time range of the table is read (DuckLake skips files by their min/max).
+        time_column = f'"{table.time_column}"'
+        stored = (
+            f"(SELECT * FROM {LAKE}.{table.name} WHERE {time_column} BETWEEN "
+            f"(SELECT min({time_column}) FROM {batch}) AND (SELECT max({time_column}) FROM {batch}))"
+        )
+    same = " AND ".join(f's."{name}" IS NOT DISTINCT FROM b."{name}"' for name in table.column_names)
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {', '.join(f'b.{c}' for c in columns.split(', '))}, "  # noqa: E501
+        f"NOT EXISTS (SELECT 1 FROM {stored} s WHERE {_key_match(table, 's', 'b')}) AS _new "
+        f"FROM {batch} b WHERE NOT EXISTS (SELECT 1 FROM {stored} s WHERE {same})"
+    )
+    new, changed = connection.execute(
+        "SELECT count(*) FILTER (_new), count(*) FILTER (NOT _new) FROM _changed"
+    ).fetchall()[0]
+    if new:
+        connection.execute(f"INSERT INTO {LAKE}.{table.name} SELECT {columns} FROM _changed WHERE _new")
+    if changed:
+        connection.execute(
+            f"MERGE INTO {LAKE}.{table.name} AS target "
+            f"USING (SELECT {columns} FROM _changed WHERE NOT _new) AS source "
+            f"ON ({_key_match(table, 'target', 'source')}) WHEN MATCHED THEN UPDATE"
+        )
+    if new or changed:
+        bump_version(connection, table)
+    connection.execute("DROP TABLE _changed")
+    connection.execute("DROP TABLE IF EXISTS _deduplicated")
     return distinct
 
 
+def _has_duplicate_keys(connection: duckdb.DuckDBPyConnection, source: str, keys: str) -> bool:
+    """Return True if `source` repeats a key (cheaper to check than to deduplicate)."""
+    rows = connection.execute(
+        f"SELECT 1 FROM {source} GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+    ).fetchall()
+    return bool(rows)
+
+
 def bump_version(connection: duckdb.DuckDBPyConnection, table: Table) -> None:
-    """Replace `table`'s row in `table_versions`, so a concurrent write to the table conflicts.
+    """Replace the row of `table`'s version table, so a concurrent write to the table conflicts.
 
     DuckLake merges two commits that only insert; two upserts of the same new keys would then
     both insert them. Both also replace this one row, which DuckLake does not merge: the later
     commit fails and is redone on a snapshot that holds the other's rows.
     """
-    connection.execute(
-        f"UPDATE {LAKE}.{TABLE_VERSIONS.name} SET version = version + 1, written_at = now() "
-        "WHERE table_name = ?",
-        [table.name],
-    )
+    connection.execute(f"UPDATE {LAKE}.{version_table(table)} SET version = version + 1, written_at = now()")
 
 
 def upsert(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:

@@ -64,7 +64,12 @@ def test_injection_strings_are_harmless_everywhere(
         password=password,
     )
     assert user.email == "o'brien--x@example.com"
-    assert login(session=session, ctx=ctx, identifier="O'Brien--x@example.com", password=password)
+    assert (
+        login(
+            session=session, ctx=ctx, identifier="O'Brien--x@example.com", password=password
+        ).principal.username
+        == "plain-user"
+    )
     me = Principal(user.id, user.username, user.role_names)
 
     # Username: refused by validation with a clear message.

@@ -116,7 +116,12 @@ def test_token_works_until_just_before_the_hour(
     reset_password(
         session=sqlite_session, ctx=mailing_ctx, token=_token_from(mailbox[0]), new_password=NEW_PASSWORD
     )
-    assert login(session=sqlite_session, ctx=mailing_ctx, identifier="late", password=NEW_PASSWORD)
+    assert (
+        login(
+            session=sqlite_session, ctx=mailing_ctx, identifier="late", password=NEW_PASSWORD
+        ).principal.username
+        == "late"
+    )
 
 
 def test_weak_new_password_keeps_the_token_usable(

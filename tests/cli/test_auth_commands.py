@@ -60,10 +60,14 @@ def test_upgrade_then_manage_users() -> None:
     settings = load_settings()
     with db.session_scope(settings=settings) as session:
         ctx = auth_context(settings)
-        assert login(
-            session=session, ctx=ctx, identifier="alice", password="a-long-cli-passphrase"
-        ).principal.roles
-        assert login(session=session, ctx=ctx, identifier="bob", password=generated["password"])
+        alice = login(session=session, ctx=ctx, identifier="alice", password="a-long-cli-passphrase")
+        assert alice.principal.roles == ("operator",)
+        assert (
+            login(
+                session=session, ctx=ctx, identifier="bob", password=generated["password"]
+            ).principal.username
+            == "bob"
+        )
 
     assert _ok("users", "set-role", "--username", "alice", "--role", "admin")["is_admin"] is True
     assert _ok("users", "set-role", "--username", "alice", "--role", "operator")["is_admin"] is False
@@ -89,9 +93,10 @@ def test_set_password_from_stdin() -> None:
     }
     settings = load_settings()
     with db.session_scope(settings=settings) as session:
-        assert login(
+        carol = login(
             session=session, ctx=auth_context(settings), identifier="carol", password="carols-new-passphrase"
         )
+    assert carol.principal.username == "carol"
 
 
 def test_a_password_of_several_lines_on_stdin_is_refused() -> None:
