@@ -18,11 +18,11 @@ import pandas as pd
 from oaktree.warehouse.lake import cursor
 from oaktree.warehouse.schema import EVENTS, MEANINGFUL_COLUMN, METRICS, RESOURCES, TABLES, Resolution
 
-# The finest resolution whose points over a time range still make a readable chart (a few
-# hundred to about 2,000 points per series); beyond the last limit, daily buckets.
+# The finest resolution whose points over a time range still make a readable chart (at most
+# about 2,300 points per series: a week at 5 minutes is 2,016); beyond the last limit, days.
 _RESOLUTION_LIMITS = (
-    (timedelta(hours=12), Resolution.MINUTE),
-    (timedelta(days=5), Resolution.FIVE_MINUTES),
+    (timedelta(days=1), Resolution.MINUTE),
+    (timedelta(days=8), Resolution.FIVE_MINUTES),
     (timedelta(days=90), Resolution.HOUR),
 )
 

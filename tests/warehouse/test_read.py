@@ -103,18 +103,18 @@ def test_series_reads_the_resolution_the_range_calls_for(known_lake: duckdb.Duck
     assert two_hours["resolution"].unique().tolist() == ["1m"]
     assert len(two_hours) == 120
 
-    a_week = read.series(
+    a_month = read.series(
         known_lake,
         resource_ids=["i-web", "i-batch"],
         metric_name="CPUUtilization",
         statistic="Average",
-        start=T0 - timedelta(days=6),
+        start=T0 - timedelta(days=29),
         end=T0 + timedelta(days=1),
     )
-    assert a_week["resolution"].unique().tolist() == ["1h"]
-    web = a_week[a_week["resource_id"] == "i-web"]
+    assert a_month["resolution"].unique().tolist() == ["1h"]
+    web = a_month[a_month["resource_id"] == "i-web"]
     assert web["value"].tolist() == [10.0, 50.0]
-    assert list(a_week.columns) == ["resource_id", "ts", "value", "resolution"]
+    assert list(a_month.columns) == ["resource_id", "ts", "value", "resolution"]
 
 
 def test_bucket_values_are_the_statistics_meaningful_column(known_lake: duckdb.DuckDBPyConnection) -> None:
@@ -188,8 +188,8 @@ def test_freshness_counts_and_newest_point(known_lake: duckdb.DuckDBPyConnection
 
 def test_pick_resolution_by_time_span() -> None:
     assert read.pick_resolution(T0, T0 + timedelta(hours=6)) is Resolution.MINUTE
-    assert read.pick_resolution(T0, T0 + timedelta(days=2)) is Resolution.FIVE_MINUTES
-    assert read.pick_resolution(T0, T0 + timedelta(days=30)) is Resolution.HOUR
+    assert read.pick_resolution(T0, T0 + timedelta(days=7)) is Resolution.FIVE_MINUTES  # 2,016 points
+    assert read.pick_resolution(T0, T0 + timedelta(days=30)) is Resolution.HOUR  # the 30-day chart
     assert read.pick_resolution(T0, T0 + timedelta(days=365)) is Resolution.DAY
 
 
