@@ -61,9 +61,9 @@ def stored_points(settings: Any) -> dict[str, dict[str, int]]:
     """Return per region: warehouse points, distinct warehouse point keys, and DynamoDB points."""
     from oaktree import aws
     from oaktree.storage.metrics_store import WATERMARK_PREFIX
-    from oaktree.warehouse.query import connect_readonly
+    from oaktree.warehouse import connect
 
-    with connect_readonly(settings) as connection:
+    with connect(settings=settings) as connection:
         rows = connection.execute(
             "SELECT region, count(*), count(DISTINCT (resource_id, metric_name, statistic, ts)) "
             "FROM metrics GROUP BY region ORDER BY region"
