@@ -19,7 +19,8 @@ log = get_logger(__name__)
 def _human(summary: dict[str, Any]) -> str:
     lines = [
         f"sandbox AWS endpoint: {summary['endpoint_url']}",
-        f"  export AWS_ENDPOINT_URL={summary['endpoint_url']}",
+        "to use it from another terminal (moto accepts any credentials):",
+        *(f"  export {name}={value}" for name, value in summary["environment"].items()),
         f"regions: {', '.join(summary['regions'])} (seed {summary['seed']})",
         f"incident in progress since {summary['incident_window_start'].isoformat()} "
         f"for {summary['incident_window_minutes']} minutes, every 6 hours",

@@ -7,11 +7,14 @@ by boto3) is how the sandbox account is reached. Nothing here knows about the sa
 from __future__ import annotations
 
 import functools
+import socket
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 
 # Connection pool large enough for the per-region fan-out of a flow run.
 _CLIENT_CONFIG = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 5})
@@ -39,9 +42,21 @@ def check_reachable(region: str) -> None:
     """Fail fast (EndpointConnectionError, NoCredentialsError) when AWS cannot be reached at all.
 
     STS GetCallerIdentity needs no permission, so it tests the endpoint and the credentials only.
+    boto3 asks for credentials before it connects, so when there are none the endpoint is tried
+    too: a sandbox that is not running is then reported as unreachable, which is the real fault.
     """
     quick = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
-    client("sts", region, config=quick).get_caller_identity()
+    sts = client("sts", region, config=quick)
+    try:
+        sts.get_caller_identity()
+    except NoCredentialsError:
+        endpoint = urlsplit(sts.meta.endpoint_url)
+        try:
+            address = (endpoint.hostname, endpoint.port or (443 if endpoint.scheme == "https" else 80))
+            socket.create_connection(address, timeout=3).close()
+        except OSError:
+            raise EndpointConnectionError(endpoint_url=sts.meta.endpoint_url) from None
+        raise
 
 
 def frozen_credentials() -> Any | None:

@@ -99,5 +99,12 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    """Return a structured logger; in flows its lines also reach Prefect through stdlib logging."""
+    """Return a structured logger; in flows its lines also reach Prefect through stdlib logging.
+
+    A process that never called `configure_logging` (a flow run in a Prefect worker, a script)
+    still routes structlog through stdlib logging, whose handlers (Prefect's logging.yml uses
+    `json_formatter`) write the one JSON format: structlog's own default prints plain text.
+    """
+    if not structlog.is_configured():
+        configure_structlog()
     return structlog.stdlib.get_logger(name)

@@ -172,11 +172,20 @@ class Sandbox:
         self.fleet = fleet
         self.writer = writer
 
+    def client_environment(self) -> dict[str, str]:
+        """Return the variables another terminal exports to reach this sandbox (moto takes any keys)."""
+        return {
+            ENDPOINT_VARIABLE: self.endpoint_url,
+            **_FAKE_CREDENTIALS,
+            "AWS_DEFAULT_REGION": next(iter(self.fleet.regions)),
+        }
+
     def summary(self) -> dict[str, Any]:
-        """Return the endpoint, regions and fleet as a JSON-ready dict."""
+        """Return the endpoint, the environment to reach it, regions and fleet as a JSON-ready dict."""
         return {
             "endpoint_url": self.endpoint_url,
             "port": self.port,
+            "environment": self.client_environment(),
             "regions": list(self.fleet.regions),
             **self.fleet.summary(),
         }

@@ -97,6 +97,22 @@ def test_bootstrap_is_idempotent(aws: None, settings: Settings) -> None:
     assert json.loads(second.stdout)["tables_created"] == dict.fromkeys(created, False)
 
 
+def test_an_unreachable_endpoint_is_reported_before_missing_credentials() -> None:
+    no_credentials = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "discover"],
+        capture_output=True,
+        text=True,
+        env={**no_credentials, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "oaktree: error: cannot reach the AWS endpoint (http://127.0.0.1:9)"
+    )
+
+
 def test_logs_are_json_lines() -> None:
     result = _run_cli("discover", env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
     log_lines = [line for line in result.stderr.splitlines() if line.startswith("{")]

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -48,7 +49,7 @@ def test_port_in_use_from_option_is_a_one_line_error(busy_port: int) -> None:
     assert f"port {busy_port} on 127.0.0.1 is in use" in result.stderr
 
 
-def test_sandbox_serves_until_sigterm() -> None:
+def test_sandbox_serves_until_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "OAKTREE_REGIONS": "eu-central-1", "OAKTREE_SANDBOX_SEED": "5"}
     process = subprocess.Popen(
         [sys.executable, "-m", "cli", "sandbox", "--port", "0", "--backfill-hours", "0.1", "--json"],
@@ -70,6 +71,29 @@ def test_sandbox_serves_until_sigterm() -> None:
         ec2 = boto3.client("ec2", region_name="eu-central-1", endpoint_url=summary["endpoint_url"])
         reservations = ec2.describe_instances()["Reservations"]
         assert sum(len(r["Instances"]) for r in reservations) == 14
+        # Another terminal needs only the printed exports: no credentials of its own.
+        other_terminal = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OAKTREE_"))},
+            **summary["environment"],
+            "OAKTREE_REGIONS": "eu-central-1",
+            "OAKTREE_DATA_DIR": str(tmp_path / "other-terminal"),
+        }
+        assert set(summary["environment"]) == {
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+        }
+        discovered = subprocess.run(
+            [sys.executable, "-m", "cli", "discover", "--json"],
+            capture_output=True,
+            text=True,
+            env=other_terminal,
+            timeout=120,
+            check=False,
+        )
+        assert discovered.returncode == 0, discovered.stderr[-2000:]
+        assert json.loads(discovered.stdout)["resources_total"] >= 14
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:
