@@ -60,7 +60,7 @@ def prefect_cli(*arguments: str) -> None:
 def stored_points(settings: Any) -> dict[str, dict[str, int]]:
     """Return per region: warehouse points, distinct warehouse point keys, and DynamoDB points."""
     from oaktree import aws
-    from oaktree.storage.metrics_store import WATERMARK_PREFIX
+    from oaktree.storage.tables import WATERMARK_PREFIX
     from oaktree.warehouse import connect
 
     with connect(settings=settings) as connection:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from oaktree.storage import tables
 from oaktree.storage.batch_writer import backoff_delay
 from oaktree.storage.tables import EPOCH_MS_DIGITS, METRICS_TABLE
 
@@ -27,7 +28,6 @@ Item = dict[str, Any]
 SeriesKey = tuple[str, str, str]  # (resource_id, metric_name as stored, statistic)
 
 KEY_ATTRIBUTES = (METRICS_TABLE.partition_key, METRICS_TABLE.sort_key)
-WATERMARK_PREFIX = "~watermark#"
 # BatchGetItem's documented maximum of keys per call.
 BATCH_GET_LIMIT = 100
 
@@ -57,7 +57,7 @@ def point_items(
     statistic_av = {"S": statistic}
     unit_av = {"S": unit}
     dimensions_av = {"M": {name: {"S": value} for name, value in dimensions.items()}}
-    key_prefix = f"{metric_name}#{statistic}#"
+    key_prefix = tables.metric_key_prefix(metric_name, statistic)
     ttl_s = ttl_days * _DAY_S
     # This loop runs once per datapoint (hundreds of thousands a run): one str() of the time
     # serves both the sort key and the `timestamp` attribute.
@@ -80,11 +80,6 @@ def point_items(
         }
 
 
-def watermark_key(metric_name: str, statistic: str) -> str:
-    """Return the sort key of one series' watermark item."""
-    return f"{WATERMARK_PREFIX}{metric_name}#{statistic}"
-
-
 def watermark_items(
     watermarks: Mapping[SeriesKey, int], *, region: str, ttl_days: int, updated_ms: int
 ) -> Iterator[Item]:
@@ -94,7 +89,7 @@ def watermark_items(
     for (resource_id, metric_name, statistic), watermark_ms in watermarks.items():
         yield {
             "resource_id": {"S": resource_id},
-            "metric_key": {"S": watermark_key(metric_name, statistic)},
+            "metric_key": {"S": tables.watermark_key(metric_name, statistic)},
             "watermark": {"N": str(watermark_ms)},
             "updated_at": updated_av,
             "region": region_av,
@@ -119,7 +114,7 @@ def load_watermarks(
     by_item_key: dict[tuple[str, str], SeriesKey] = {}
     for key in keys:
         resource_id, metric_name, statistic = key
-        by_item_key[(resource_id, watermark_key(metric_name, statistic))] = key
+        by_item_key[(resource_id, tables.watermark_key(metric_name, statistic))] = key
     item_keys = list(by_item_key)
     found: dict[SeriesKey, int] = {}
     for offset in range(0, len(item_keys), BATCH_GET_LIMIT):
@@ -158,15 +153,14 @@ def query_points(
 
     Each point is a dict with `timestamp` (epoch ms), `value`, `unit`, `region`, `dimensions`.
     """
-    prefix = f"{metric_name}#{statistic}#"
     paginator = client.get_paginator("query")
     pages = paginator.paginate(
         TableName=table_name,
         KeyConditionExpression="resource_id = :rid AND metric_key BETWEEN :low AND :high",
         ExpressionAttributeValues={
             ":rid": {"S": resource_id},
-            ":low": {"S": f"{prefix}{start_ms:0{EPOCH_MS_DIGITS}d}"},
-            ":high": {"S": f"{prefix}{end_ms - 1:0{EPOCH_MS_DIGITS}d}"},
+            ":low": {"S": tables.metric_key(metric_name, statistic, start_ms)},
+            ":high": {"S": tables.metric_key(metric_name, statistic, end_ms - 1)},
         },
     )
     points: list[dict[str, Any]] = []

@@ -40,9 +40,26 @@ EVENTS_TABLE = TableSpec(partition_key="resource_id", sort_key="event_key")
 EPOCH_MS_DIGITS = 13
 
 
+# Sorts after every metric name, so no time-range Query of points ever returns a watermark item.
+WATERMARK_PREFIX = "~watermark#"
+
+
 def metric_key(series_name: str, statistic: str, timestamp_ms: int) -> str:
     """Return the metrics table sort key of one point."""
-    return f"{series_name}#{statistic}#{timestamp_ms:0{EPOCH_MS_DIGITS}d}"
+    return metric_key_prefix(series_name, statistic) + str(timestamp_ms).zfill(EPOCH_MS_DIGITS)
+
+
+def metric_key_prefix(series_name: str, statistic: str) -> str:
+    """Return the part of a point's sort key shared by every point of one series.
+
+    The writer's hot loop appends `str(timestamp_ms).zfill(EPOCH_MS_DIGITS)` to it (see `metric_key`).
+    """
+    return f"{series_name}#{statistic}#"
+
+
+def watermark_key(series_name: str, statistic: str) -> str:
+    """Return the sort key of one series' watermark item."""
+    return f"{WATERMARK_PREFIX}{series_name}#{statistic}"
 
 
 def event_key(timestamp_ms: int, event_id: str) -> str:

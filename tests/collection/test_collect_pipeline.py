@@ -15,7 +15,8 @@ from oaktree.collection.pipeline import RegionCollectionFailed, collect_once, co
 from oaktree.collection.planning import epoch_ms
 from oaktree.config import Settings, load_settings
 from oaktree.inventory import Resource, ResourceType
-from oaktree.storage.metrics_store import WATERMARK_PREFIX, query_points
+from oaktree.storage.metrics_store import query_points
+from oaktree.storage.tables import WATERMARK_PREFIX
 from oaktree.warehouse import connect
 from oaktree.warehouse.lake import open_for_writing
 from tests.collection.estate import (
