@@ -175,3 +175,39 @@ def test_put_metric_entries_never_sends_more_than_1000_per_call() -> None:
     )
     assert written == 2510
     assert call_sizes == [1000, 1000, 500, 10]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        MetricSpec(ResourceType.EC2_INSTANCE, "EBSReadBytes", ("Sum",), "Bytes"),
+        MetricSpec(ResourceType.EC2_INSTANCE, "MetadataNoToken", ("Sum",), "Count"),
+        MetricSpec(ResourceType.ECS_SERVICE, "EphemeralStorageUtilized", ("Average",), "Gigabytes"),
+        MetricSpec(ResourceType.DYNAMODB_TABLE, "ReturnedItemCount", ("Average",), "Count", operation="Query"),
+    ],
+)
+def test_a_metric_added_to_the_catalogue_gets_data_with_no_change_to_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch, spec: MetricSpec
+) -> None:
+    import oaktree.catalogue
+
+    monkeypatch.setattr(oaktree.catalogue, "CATALOGUE", (*CATALOGUE, spec))
+    simulated = {
+        ResourceType.EC2_INSTANCE: _instance(Role.NORMAL),
+        ResourceType.DYNAMODB_TABLE: _table(Role.NORMAL),
+    }.get(spec.resource_type)
+    if simulated is None:
+        resource = Resource("arn:svc", "arn:svc", ResourceType.ECS_SERVICE, "r", "api", "ACTIVE", cluster="c")
+        simulated = SimulatedResource(key="r/api", role=Role.NORMAL, resource=resource)
+
+    values = [
+        expected_value(seed=1, simulated=simulated, spec=spec, minute=minute, incidents=INCIDENTS)
+        for minute in DAY[::60]
+    ]
+    entries = metric_entries(seed=1, resources=[simulated], minutes=DAY[:3], incidents=INCIDENTS)
+
+    assert all(isinstance(value, float) and value >= 0 for value in values)
+    assert len(set(values)) > 1  # it moves with the daily cycle, not a constant
+    added = [e for entries_ in entries.values() for e in entries_ if e["MetricName"] == spec.metric_name]
+    assert len(added) == 3
+    assert added[0]["Unit"] == spec.unit
