@@ -194,6 +194,9 @@ def _store_buckets(cursor: duckdb.DuckDBPyConnection, report: RollupReport) -> R
 
 # A rollup that keeps losing to other rollups (not to collection) gives up after this many rounds.
 _MAX_ROUNDS = 5
+# Storing the buckets takes longer than a collection commit and loses its commit to every one
+# made meanwhile (on a SQLite catalog a stale read cannot become a write): it retries longer.
+STORE_ATTEMPTS = 30
 
 
 def rollup(
@@ -225,7 +228,11 @@ def rollup(
             # run's "change", and the next run simply looks at the same range again.
             break
         try:
-            report = in_transaction(connection, lambda cursor, report=report: _store_buckets(cursor, report))
+            report = in_transaction(
+                connection,
+                lambda cursor, report=report: _store_buckets(cursor, report),
+                attempts=STORE_ATTEMPTS,
+            )
             break
         except _ProgressMoved:
             log.info("rollup_progress_moved", to_snapshot=report.to_snapshot)

@@ -49,13 +49,16 @@ def in_transaction(
     connection: duckdb.DuckDBPyConnection,
     work: Callable[[duckdb.DuckDBPyConnection], T],
     *,
+    attempts: int = MAX_COMMIT_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run `work` in one transaction and commit it, redoing it on a commit conflict; return its result.
 
-    `work` must be safe to redo: it runs again from the start on a fresh snapshot.
+    `work` must be safe to redo: it runs again from the start on a fresh snapshot. A longer
+    transaction loses more often to short ones committing meanwhile, so it may ask for more
+    `attempts`.
     """
-    for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
         connection.execute("BEGIN TRANSACTION")
         try:
             result = work(connection)
@@ -63,7 +66,7 @@ def in_transaction(
             return result
         except duckdb.Error as exc:
             _rollback(connection)
-            if not is_commit_conflict(exc) or attempt == MAX_COMMIT_ATTEMPTS:
+            if not is_commit_conflict(exc) or attempt == attempts:
                 raise
             delay = random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
             log.info(

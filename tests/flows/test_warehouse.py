@@ -37,10 +37,5 @@ def test_rollup_then_retention_then_compaction_flows(prefect: None, settings: Se
 
     compaction = compact_warehouse()
 
-    assert set(compaction) == {
-        "rows_flushed",
-        "files_merged",
-        "files_written",
-        "snapshots_expired",
-        "files_deleted",
-    }
+    assert compaction["merged"] is False  # the test lake has a SQLite catalog: files are not merged
+    assert compaction["snapshots_expired"] == compaction["files_deleted"] == 0  # nothing is old enough

@@ -183,7 +183,9 @@ def test_put_metric_entries_never_sends_more_than_1000_per_call() -> None:
         MetricSpec(ResourceType.EC2_INSTANCE, "EBSReadBytes", ("Sum",), "Bytes"),
         MetricSpec(ResourceType.EC2_INSTANCE, "MetadataNoToken", ("Sum",), "Count"),
         MetricSpec(ResourceType.ECS_SERVICE, "EphemeralStorageUtilized", ("Average",), "Gigabytes"),
-        MetricSpec(ResourceType.DYNAMODB_TABLE, "ReturnedItemCount", ("Average",), "Count", operation="Query"),
+        MetricSpec(
+            ResourceType.DYNAMODB_TABLE, "ReturnedItemCount", ("Average",), "Count", operation="Query"
+        ),
     ],
 )
 def test_a_metric_added_to_the_catalogue_gets_data_with_no_change_to_the_sandbox(

@@ -22,13 +22,13 @@ from tests.warehouse.builders import points
 from tests.warehouse.workload import RECENT, SERIES
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-MINUTES = 30
+MINUTES = 20
 REGIONS = ("us-east-1", "eu-west-1")
 # Seconds between a collector's commits: real collection commits once per region and minute.
 # Back to back, on a SQLite catalog, two collectors commit so often that a rollup's longer
 # transaction keeps losing its commit (SQLite refuses to upgrade a stale read to a write); the
 # PostgreSQL catalog of a many-worker deployment resolves such conflicts itself.
-COLLECTOR_PAUSE = 0.5
+COLLECTOR_PAUSE = 1.0
 
 
 def _start(role: str, *args: object, env: dict[str, str]) -> subprocess.Popen[bytes]:
