@@ -191,8 +191,10 @@ resource "aws_ecs_service" "dashboard" {
   }
 
   lifecycle {
-    # Autoscaling owns the task count after creation.
-    ignore_changes = [desired_count]
+    # Autoscaling owns the task count after creation. The deploy pipeline
+    # (.github/workflows/deploy.yml) owns which revision runs: it registers the newest revision
+    # Terraform wrote with the release's image, so a later apply never rolls the image back.
+    ignore_changes = [desired_count, task_definition]
   }
 
   depends_on = [aws_lb_listener.https]
@@ -312,5 +314,10 @@ resource "aws_ecs_service" "worker" {
     subnets          = aws_subnet.private[*].id
     security_groups  = [aws_security_group.ecs.id]
     assign_public_ip = false
+  }
+
+  lifecycle {
+    # Releases are the deploy pipeline's (see the dashboard service).
+    ignore_changes = [task_definition]
   }
 }

@@ -367,6 +367,10 @@ def _aws_reason(exc: ClientError) -> str:
 
 # ---------------------------------------------------------------- warehouse (DuckLake)
 
+# Anything that opens the lake for writing creates it; in production the task roles may not
+# create DynamoDB tables, so `bootstrap` is for the sandbox and `warehouse compact` for production.
+_CREATE_LAKE = "run `oaktree bootstrap` (production: `oaktree warehouse compact`) to create the lake"
+
 
 @check("warehouse")
 def check_warehouse(settings: Settings) -> Iterator[CheckResult]:
@@ -385,7 +389,7 @@ def check_warehouse(settings: Settings) -> Iterator[CheckResult]:
             location.shown,
             Status.FAILED,
             "no catalog yet",
-            "run `oaktree bootstrap` (creates the lake and its tables)",
+            _CREATE_LAKE,
         )
     else:
         try:
@@ -396,7 +400,7 @@ def check_warehouse(settings: Settings) -> Iterator[CheckResult]:
                 location.shown,
                 Status.FAILED,
                 str(exc),
-                "check OAKTREE_WAREHOUSE_CATALOG and PGPASSWORD; a new catalog needs `oaktree bootstrap`",
+                f"check OAKTREE_WAREHOUSE_CATALOG and PGPASSWORD; a new catalog: {_CREATE_LAKE}",
             )
         else:
             try:
@@ -409,7 +413,7 @@ def check_warehouse(settings: Settings) -> Iterator[CheckResult]:
                     location.shown,
                     Status.FAILED,
                     f"tables missing: {', '.join(missing)}",
-                    "run `oaktree bootstrap` (or any collection run) to create them",
+                    _CREATE_LAKE,
                 )
             else:
                 yield CheckResult(
