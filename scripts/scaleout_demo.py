@@ -59,9 +59,10 @@ def prefect_cli(*arguments: str) -> None:
 
 def stored_points(settings: Any) -> dict[str, dict[str, int]]:
     """Return per region: warehouse points, distinct warehouse point keys, and DynamoDB points."""
+    from oaktree.warehouse.query import connect_readonly
+
     from oaktree import aws
     from oaktree.storage.metrics_store import WATERMARK_PREFIX
-    from oaktree.warehouse.query import connect_readonly
 
     with connect_readonly(settings) as connection:
         rows = connection.execute(
