@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
 # One OakTree image for every process:
-#   default                 streamlit run dashboards/app.py            (the dashboard, port 8501)
+#   default                 oaktree dashboard --port 8501               (the Streamlit dashboard)
 #   prefect worker start --pool oaktree-ecs --type process --with-healthcheck   (flow runs)
 #   oaktree serve                                                       (or any `oaktree` command)
 
@@ -68,9 +68,12 @@ VOLUME ["/tmp", "/var/lib/oaktree"]
 
 EXPOSE 8501
 
-# Probes whatever HEALTHCHECK_URL names: Streamlit's health endpoint by default; the Prefect
-# worker sets it to its own --with-healthcheck server (http://127.0.0.1:8080/health).
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ['HEALTHCHECK_URL'], timeout=4)"]
+# `oaktree check --health`: settings valid, database reachable and at the migration head, and the
+# process answering HEALTHCHECK_URL (Streamlit's health endpoint by default; the Prefect worker
+# sets it to its own --with-healthcheck server, http://127.0.0.1:8080/health). The same command
+# is the ECS task health check (infra/ecs.tf). Starting Python and its imports takes seconds,
+# hence the one-minute interval.
+HEALTHCHECK --interval=60s --timeout=30s --start-period=120s --retries=3 \
+    CMD ["oaktree", "check", "--health"]
 
-CMD ["streamlit", "run", "dashboards/app.py"]
+CMD ["oaktree", "dashboard", "--port", "8501"]

@@ -6,6 +6,7 @@ import typer
 
 from cli import (
     auth_commands,
+    check_commands,
     collection_commands,
     core_commands,
     sandbox_commands,
@@ -25,19 +26,30 @@ app = typer.Typer(
 
 
 @app.callback()
-def _configure() -> None:
+def _configure(context: typer.Context) -> None:
     """OakTree: discovery, CloudWatch collection, warehouse and alerts for an AWS estate."""
     # Every command needs valid settings, and logging needs its level: read them before any
     # command runs, and before its error handling exists, so a bad value is one line here too.
+    # `oaktree check` reports a bad setting in its table instead, beside everything else.
     try:
         settings = get_settings()
     except ConfigError as exc:
-        fail(str(exc))
-    configure_logging(settings.log_level)
+        if context.invoked_subcommand != "check":
+            fail(str(exc))
+        configure_logging("INFO")
+    else:
+        configure_logging(settings.log_level)
     use_prefect_logging_config()
 
 
-for module in (core_commands, sandbox_commands, collection_commands, warehouse_commands, auth_commands):
+for module in (
+    core_commands,
+    sandbox_commands,
+    collection_commands,
+    warehouse_commands,
+    auth_commands,
+    check_commands,
+):
     module.register(app)
 
 

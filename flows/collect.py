@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
+from flows.health import FAILURE_HOOKS, publish_collection_health
 from oaktree.collection.pipeline import (
     CollectionReport,
     RegionReport,
@@ -41,7 +42,7 @@ def collect_region_task(region: str) -> RegionReport:
         return collect_region(region, resources, settings=settings)
 
 
-@flow(name="collect_metrics", log_prints=False)
+@flow(name="collect_metrics", log_prints=False, **FAILURE_HOOKS)
 def collect_metrics(regions: list[str] | None = None) -> dict[str, Any]:
     """Collect every series of the inventory per region; a failing region is reported, others complete."""
     settings = get_settings()
@@ -57,4 +58,5 @@ def collect_metrics(regions: list[str] | None = None) -> dict[str, Any]:
     # Lag is measured when the run ends: now minus the newest point it stored.
     report = CollectionReport(collected_at=datetime.now(UTC), regions=reports)
     create_markdown_artifact(key="collection", markdown=report.to_markdown(), description="Collection run")
+    publish_collection_health(report)
     return report.to_dict()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
+from flows.health import FAILURE_HOOKS
 from oaktree.config import get_settings
 from oaktree.discovery.pipeline import DiscoveryReport, RegionDiscovery, discover_region, record_discovery
 
@@ -33,7 +34,7 @@ def _artifact(report: DiscoveryReport) -> str:
     return "\n".join(rows)
 
 
-@flow(name="discover_resources", log_prints=False)
+@flow(name="discover_resources", log_prints=False, **FAILURE_HOOKS)
 def discover_resources(regions: list[str] | None = None) -> dict:
     """Discover EC2, ECS and DynamoDB resources per region and record inventory changes as events."""
     regions = regions or list(get_settings().regions)

@@ -9,6 +9,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.health import FAILURE_HOOKS
 from oaktree.config import get_settings
 from oaktree.warehouse.maintenance import (
     CompactionReport,
@@ -75,7 +76,7 @@ def _compaction_markdown(report: CompactionReport) -> str:
     )
 
 
-@flow(name="rollup_metrics", log_prints=False)
+@flow(name="rollup_metrics", log_prints=False, **FAILURE_HOOKS)
 def rollup_metrics(since: datetime | None = None) -> dict[str, Any]:
     """Bring the 5-minute, 1-hour and 1-day rollups up to date; `since` rebuilds from that time on."""
     report = rollup_task(since)
@@ -83,7 +84,7 @@ def rollup_metrics(since: datetime | None = None) -> dict[str, Any]:
     return report.to_dict()
 
 
-@flow(name="apply_warehouse_retention", log_prints=False)
+@flow(name="apply_warehouse_retention", log_prints=False, **FAILURE_HOOKS)
 def apply_warehouse_retention() -> dict[str, Any]:
     """Delete warehouse rows older than each table's retention."""
     report = retention_task()
@@ -93,7 +94,7 @@ def apply_warehouse_retention() -> dict[str, Any]:
     return report.to_dict()
 
 
-@flow(name="compact_warehouse", log_prints=False)
+@flow(name="compact_warehouse", log_prints=False, **FAILURE_HOOKS)
 def compact_warehouse() -> dict[str, Any]:
     """Compact the lake's small files, expire old snapshots and clean up unused files."""
     report = compaction_task()

@@ -70,6 +70,16 @@ locals {
     },
     { name = "PGSSLMODE", value = "require" },
     { name = "AWS_REGION", value = var.region },
+    # The DuckLake warehouse: its catalog in the same RDS database (a schema of its own; libpq
+    # takes the password from PGPASSWORD and TLS from PGSSLMODE, as above) and its Parquet files
+    # under one prefix of the warehouse bucket. Names and formats: oaktree/config.py and
+    # oaktree/warehouse/lake.py (lake_location); tests/infra checks these against them.
+    {
+      name  = "OAKTREE_WAREHOUSE_CATALOG"
+      value = "postgresql://${var.db_username}@${aws_db_instance.main.address}:${aws_db_instance.main.port}/${var.db_name}"
+    },
+    { name = "OAKTREE_WAREHOUSE_CATALOG_SCHEMA", value = var.warehouse_catalog_schema },
+    { name = "OAKTREE_WAREHOUSE_DATA_PATH", value = local.warehouse_data_path },
   ]
 
   oaktree_secrets = [
@@ -84,13 +94,18 @@ locals {
     { name = "data", containerPath = "/var/lib/oaktree" },
   ]
 
-  # ECS ignores the image's HEALTHCHECK, so the same probe is declared in the task definitions.
-  container_health_probe = [
-    "CMD",
-    "python",
-    "-c",
-    "import os, urllib.request; urllib.request.urlopen(os.environ['HEALTHCHECK_URL'], timeout=4)",
-  ]
+  # ECS ignores the image's HEALTHCHECK, so the same probe is declared in the task definitions:
+  # `oaktree check --health` (settings valid, database reachable and at the migration head, and
+  # the process answering HEALTHCHECK_URL). A task of a release whose migrations did not run is
+  # unhealthy, and the deployment circuit breaker rolls that release back. Python and the
+  # imports take a few seconds of CPU, hence the one-minute interval and the generous timeout.
+  container_health_check = {
+    command     = ["CMD", "oaktree", "check", "--health"]
+    interval    = 60
+    timeout     = 30
+    retries     = 3
+    startPeriod = 120
+  }
 }
 
 # ---------------------------------------------------------------- dashboard
@@ -118,10 +133,10 @@ resource "aws_ecs_task_definition" "dashboard" {
 
   container_definitions = jsonencode([
     {
-      name      = "dashboard"
-      image     = local.image
-      essential = true
-      # The image's default command: streamlit run dashboards/app.py
+      name         = "dashboard"
+      image        = local.image
+      essential    = true
+      command      = ["oaktree", "dashboard", "--port", tostring(local.dashboard_port)]
       portMappings = [{ containerPort = local.dashboard_port, protocol = "tcp" }]
       environment = concat(local.oaktree_environment, [
         { name = "HEALTHCHECK_URL", value = "http://127.0.0.1:${local.dashboard_port}${local.dashboard_health_path}" },
@@ -130,13 +145,7 @@ resource "aws_ecs_task_definition" "dashboard" {
       readonlyRootFilesystem = true
       mountPoints            = [for v in local.scratch_volumes : { sourceVolume = v.name, containerPath = v.containerPath, readOnly = false }]
       linuxParameters        = { initProcessEnabled = true }
-      healthCheck = {
-        command     = local.container_health_probe
-        interval    = 30
-        timeout     = 5
-        retries     = 3
-        startPeriod = 30
-      }
+      healthCheck            = local.container_health_check
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -182,8 +191,10 @@ resource "aws_ecs_service" "dashboard" {
   }
 
   lifecycle {
-    # Autoscaling owns the task count after creation.
-    ignore_changes = [desired_count]
+    # Autoscaling owns the task count after creation. The deploy pipeline
+    # (.github/workflows/deploy.yml) owns which revision runs: it registers the newest revision
+    # Terraform wrote with the release's image, so a later apply never rolls the image back.
+    ignore_changes = [desired_count, task_definition]
   }
 
   depends_on = [aws_lb_listener.https]
@@ -268,13 +279,7 @@ resource "aws_ecs_task_definition" "worker" {
       linuxParameters        = { initProcessEnabled = true }
       # Give a running flow the longest grace Fargate allows to finish its task on shutdown.
       stopTimeout = 120
-      healthCheck = {
-        command     = local.container_health_probe
-        interval    = 30
-        timeout     = 5
-        retries     = 3
-        startPeriod = 60
-      }
+      healthCheck = local.container_health_check
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -309,5 +314,10 @@ resource "aws_ecs_service" "worker" {
     subnets          = aws_subnet.private[*].id
     security_groups  = [aws_security_group.ecs.id]
     assign_public_ip = false
+  }
+
+  lifecycle {
+    # Releases are the deploy pipeline's (see the dashboard service).
+    ignore_changes = [task_definition]
   }
 }

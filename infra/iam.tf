@@ -22,6 +22,10 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 locals {
   table_arns = [aws_dynamodb_table.metrics.arn, aws_dynamodb_table.events.arn]
 
+  # The lake's files: the only objects of the bucket the tasks may touch.
+  warehouse_objects_arn = "${aws_s3_bucket.warehouse.arn}/${var.warehouse_prefix}/*"
+  channel_secret_arns   = [for secret in aws_secretsmanager_secret.channel : secret.arn]
+
   injected_secret_arns = compact([
     aws_secretsmanager_secret.db.arn,
     aws_secretsmanager_secret.jwt.arn,
@@ -106,15 +110,21 @@ data "aws_iam_policy_document" "dashboard_task" {
   }
 
   statement {
-    sid       = "ListWarehouse"
+    sid       = "ListWarehousePrefix"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.warehouse.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.warehouse_prefix}/*"]
+    }
   }
 
   statement {
     sid       = "ReadWarehouseFiles"
     actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.warehouse.arn}/*"]
+    resources = [local.warehouse_objects_arn]
   }
 
   statement {
@@ -146,15 +156,19 @@ resource "aws_iam_role" "collector_task" {
 
 data "aws_iam_policy_document" "collector_task" {
   # Discovery and metric reads have no resource-level permissions; the region condition is the fence.
+  # Exactly MONITORED_REGION_PERMISSIONS of oaktree/aws_permissions.py (tests/infra compares).
   statement {
     sid = "DiscoverAndReadMetricsInMonitoredRegions"
     actions = [
       "cloudwatch:GetMetricData",
       "dynamodb:DescribeTable",
       "dynamodb:ListTables",
+      "dynamodb:ListTagsOfResource",
       "ec2:DescribeInstances",
-      "ecs:Describe*",
-      "ecs:List*",
+      "ecs:DescribeClusters",
+      "ecs:DescribeServices",
+      "ecs:ListClusters",
+      "ecs:ListServices",
     ]
     resources = ["*"]
 
@@ -171,6 +185,8 @@ data "aws_iam_policy_document" "collector_task" {
       "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",
       "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:DescribeTimeToLive",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:Query",
@@ -180,11 +196,18 @@ data "aws_iam_policy_document" "collector_task" {
   }
 
   statement {
-    sid       = "ListWarehouse"
+    sid       = "ListWarehousePrefix"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.warehouse.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.warehouse_prefix}/*"]
+    }
   }
 
+  # DuckLake writes new Parquet files, reads them, and deletes those no snapshot needs any more.
   statement {
     sid = "ReadWriteWarehouseFiles"
     actions = [
@@ -193,7 +216,47 @@ data "aws_iam_policy_document" "collector_task" {
       "s3:GetObject",
       "s3:PutObject",
     ]
-    resources = ["${aws_s3_bucket.warehouse.arn}/*"]
+    resources = [local.warehouse_objects_arn]
+  }
+
+  # Self-monitoring (oaktree/selfmonitoring.py) and `oaktree check`'s CheckRuns point: OakTree's
+  # own namespace only. PutMetricData has no resource-level permissions; the namespace is the fence.
+  statement {
+    sid       = "PublishOwnHealthMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["OakTree"]
+    }
+  }
+
+  # The alert engine: publish to the alerts topic, read the channel secrets.
+  statement {
+    sid       = "PublishAlerts"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.channel_secret_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadChannelSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.channel_secret_arns
+    }
+  }
+
+  # Other accounts' read roles (infra/modules/oaktree-read-role), when the estate spans several.
+  dynamic "statement" {
+    for_each = length(var.monitored_account_role_arns) > 0 ? [1] : []
+    content {
+      sid       = "AssumeMonitoredAccountReadRoles"
+      actions   = ["sts:AssumeRole"]
+      resources = var.monitored_account_role_arns
+    }
   }
 
   statement {
@@ -209,7 +272,12 @@ data "aws_iam_policy_document" "collector_task" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com", "s3.${var.region}.amazonaws.com"]
+      values = [
+        "dynamodb.${var.region}.amazonaws.com",
+        "s3.${var.region}.amazonaws.com",
+        "sns.${var.region}.amazonaws.com",
+        "secretsmanager.${var.region}.amazonaws.com",
+      ]
     }
   }
 }

@@ -31,4 +31,7 @@ locals {
 
   warehouse_bucket_name   = coalesce(var.warehouse_bucket_name, "${local.name}-warehouse-${local.account_id}-${var.region}")
   access_logs_bucket_name = "${local.name}-access-logs-${local.account_id}-${var.region}"
+
+  # OAKTREE_WAREHOUSE_DATA_PATH: the lake's files live under this prefix and nowhere else.
+  warehouse_data_path = "s3://${local.warehouse_bucket_name}/${var.warehouse_prefix}/"
 }

@@ -115,6 +115,146 @@ resource "aws_cloudwatch_metric_alarm" "alb_response_time" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+# ---------------------------------------------------------------- OakTree watching itself
+# Metrics published by oaktree/selfmonitoring.py (namespace and names defined there; tests/infra
+# compares). Totals carry no dimension; per-region metrics carry Region only.
+
+locals {
+  self_namespace = "OakTree"
+
+  # One lag alarm and one throttling alarm per monitored region.
+  per_region_self_alarms = merge([
+    for region in var.monitored_regions : {
+      "lag-${region}" = {
+        alarm_name          = "${local.name} Collection Lag ${region}"
+        description         = "Newest stored point older than ${var.alarm_collection_lag_seconds} s in ${region} for 3 of 5 minutes"
+        metric_name         = "CollectionLagSeconds"
+        region              = region
+        statistic           = "Maximum"
+        period              = 60
+        evaluation_periods  = 5
+        datapoints_to_alarm = 3
+        threshold           = var.alarm_collection_lag_seconds
+      }
+      "throttles-${region}" = {
+        alarm_name          = "${local.name} API Throttling ${region}"
+        description         = "More than ${var.alarm_api_throttles_per_5min} throttled AWS calls in ${region} in 5 minutes, twice in a row"
+        metric_name         = "ApiThrottles"
+        region              = region
+        statistic           = "Sum"
+        period              = 300
+        evaluation_periods  = 2
+        datapoints_to_alarm = 2
+        threshold           = var.alarm_api_throttles_per_5min
+      }
+    }
+  ]...)
+
+  # Alarms on totals (no dimension). Silence is healthy for all but the stalled collection.
+  total_self_alarms = {
+    regions-failed = {
+      alarm_name          = "${local.name} Collection Region Failures"
+      description         = "A region's collection failed in 3 runs of the last 5 minutes"
+      metric_name         = "RegionsFailed"
+      statistic           = "Sum"
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = 3
+    }
+    flow-runs-failed = {
+      alarm_name          = "${local.name} Flow Runs Failed"
+      description         = "OakTree flow runs failed in 2 of the last 3 five-minute periods"
+      metric_name         = "FlowRunsFailed"
+      statistic           = "Sum"
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 2
+      comparison_operator = "GreaterThanThreshold"
+      threshold           = 0
+    }
+    notifications-failed = {
+      alarm_name          = "${local.name} Notifications Failed"
+      description         = "Alert notifications could not be delivered in the last 5 minutes"
+      metric_name         = "NotificationsFailed"
+      statistic           = "Sum"
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      comparison_operator = "GreaterThanThreshold"
+      threshold           = 0
+    }
+    evaluation-slow = {
+      alarm_name          = "${local.name} Slow Alert Evaluation"
+      description         = "An alert evaluation round took longer than ${var.alarm_evaluation_seconds} s, twice in a row"
+      metric_name         = "EvaluationDurationSeconds"
+      statistic           = "Maximum"
+      period              = 300
+      evaluation_periods  = 2
+      datapoints_to_alarm = 2
+      comparison_operator = "GreaterThanThreshold"
+      threshold           = var.alarm_evaluation_seconds
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "self_per_region" {
+  for_each = local.per_region_self_alarms
+
+  alarm_name          = each.value.alarm_name
+  alarm_description   = each.value.description
+  namespace           = local.self_namespace
+  metric_name         = each.value.metric_name
+  dimensions          = { Region = each.value.region }
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints_to_alarm
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.threshold
+  # A region with nothing to collect publishes no lag; a stalled collection is the alarm below.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = [aws_sns_topic.alarms.arn]
+  ok_actions         = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "self_total" {
+  for_each = local.total_self_alarms
+
+  alarm_name          = each.value.alarm_name
+  alarm_description   = each.value.description
+  namespace           = local.self_namespace
+  metric_name         = each.value.metric_name
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints_to_alarm
+  comparison_operator = each.value.comparison_operator
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# The monitor of the monitor: every collection run publishes its datapoint total, so ten minutes
+# without one means collection stopped (workers down, Prefect down, credentials gone).
+resource "aws_cloudwatch_metric_alarm" "collection_stalled" {
+  alarm_name          = "${local.name} Collection Stalled"
+  alarm_description   = "No collection run stored or reported datapoints for 10 minutes"
+  namespace           = local.self_namespace
+  metric_name         = "DatapointsCollected"
+  statistic           = "SampleCount"
+  period              = 300
+  evaluation_periods  = 2
+  datapoints_to_alarm = 2
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
 resource "aws_cloudwatch_dashboard" "main" {
   dashboard_name = local.name
 

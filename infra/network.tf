@@ -292,7 +292,7 @@ resource "aws_lb_listener" "https" {
   protocol          = "HTTPS"
   # TLS 1.2 minimum (seed section 8), TLS 1.3 preferred.
   ssl_policy      = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn = var.acm_certificate_arn
+  certificate_arn = local.certificate_arn
 
   default_action {
     type             = "forward"

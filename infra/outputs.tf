@@ -1,6 +1,6 @@
 output "dashboard_url" {
-  description = "HTTPS address of the dashboard (point the certificate's DNS name here with a Route 53 alias)."
-  value       = "https://${aws_lb.main.dns_name}"
+  description = "HTTPS address of the dashboard (domain_name when given, else the load balancer's name)."
+  value       = "https://${local.dashboard_host}"
 }
 
 output "alb_dns_name" {
@@ -86,4 +86,34 @@ output "vpc_id" {
 output "private_subnet_ids" {
   description = "Private subnets (ECS tasks, RDS)."
   value       = aws_subnet.private[*].id
+}
+
+output "alert_topic_arn" {
+  description = "SNS topic the alert engine publishes notifications to."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "alert_channel_secret_arns" {
+  description = "Secrets Manager ARNs of the notification channel secrets, by name (put their values outside Terraform)."
+  value       = { for name, secret in aws_secretsmanager_secret.channel : name => secret.arn }
+}
+
+output "warehouse_data_path" {
+  description = "OAKTREE_WAREHOUSE_DATA_PATH of the tasks: where the DuckLake Parquet files live."
+  value       = local.warehouse_data_path
+}
+
+output "ecs_security_group_id" {
+  description = "Security group of the ECS tasks (one-off tasks such as migrations and `oaktree check` use it)."
+  value       = aws_security_group.ecs.id
+}
+
+output "dashboard_task_definition_family" {
+  description = "Task definition family of the dashboard (its image also runs one-off commands)."
+  value       = aws_ecs_task_definition.dashboard.family
+}
+
+output "worker_task_definition_family" {
+  description = "Task definition family of the Prefect worker (runs the deploy pipeline's `oaktree check`)."
+  value       = aws_ecs_task_definition.worker.family
 }

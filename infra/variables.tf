@@ -68,12 +68,40 @@ variable "private_subnet_cidrs" {
 # ---------------------------------------------------------------- load balancer
 
 variable "acm_certificate_arn" {
-  description = "ARN of the ACM certificate the HTTPS listener presents (issued in var.region)."
+  description = "ARN of an existing ACM certificate (in var.region) for the HTTPS listener; null has Terraform request one for domain_name, validated in route53_zone_id."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:acm:", var.acm_certificate_arn))
+    condition     = var.acm_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:", var.acm_certificate_arn))
     error_message = "acm_certificate_arn must be an ACM certificate ARN."
+  }
+
+  validation {
+    condition     = var.acm_certificate_arn != null || (var.domain_name != null && var.route53_zone_id != null)
+    error_message = "Give acm_certificate_arn, or domain_name and route53_zone_id so that Terraform requests and validates a certificate."
+  }
+}
+
+variable "domain_name" {
+  description = "DNS name of the dashboard (e.g. oaktree.example.com); with route53_zone_id, an alias record to the ALB is created. Null: use the ALB's own name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,}$", var.domain_name))
+    error_message = "domain_name must be a lower-case DNS name such as oaktree.example.com."
+  }
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone holding domain_name (alias record and certificate validation records); null: manage DNS elsewhere."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.route53_zone_id == null || var.domain_name != null
+    error_message = "route53_zone_id needs domain_name."
   }
 }
 
@@ -155,6 +183,17 @@ variable "worker_desired_count" {
   default     = 1
 }
 
+variable "monitored_account_role_arns" {
+  description = "Read roles in other AWS accounts (infra/modules/oaktree-read-role) the collector may assume; empty: this account only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.monitored_account_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
+    error_message = "Each entry must be an IAM role ARN."
+  }
+}
+
 variable "monitored_regions" {
   description = "AWS regions OakTree discovers and collects from (OAKTREE_REGIONS); the collector's role is limited to them."
   type        = list(string)
@@ -209,6 +248,28 @@ variable "warehouse_bucket_name" {
   description = "S3 bucket of the warehouse's Parquet files; null derives <project>-warehouse-<account>-<region>."
   type        = string
   default     = null
+}
+
+variable "warehouse_prefix" {
+  description = "Key prefix of the DuckLake data files in the warehouse bucket (OAKTREE_WAREHOUSE_DATA_PATH is s3://<bucket>/<prefix>/); the task roles reach only this prefix."
+  type        = string
+  default     = "warehouse"
+
+  validation {
+    condition     = can(regex("^[a-z0-9_-]+(/[a-z0-9_-]+)*$", var.warehouse_prefix))
+    error_message = "warehouse_prefix is one or more path segments of a-z, 0-9, _ and -, without leading or trailing '/'."
+  }
+}
+
+variable "warehouse_catalog_schema" {
+  description = "PostgreSQL schema of the DuckLake catalog inside the application database (OAKTREE_WAREHOUSE_CATALOG_SCHEMA)."
+  type        = string
+  default     = "ducklake"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.warehouse_catalog_schema))
+    error_message = "warehouse_catalog_schema must be a lower-case PostgreSQL identifier."
+  }
 }
 
 variable "db_engine_version" {
@@ -284,6 +345,25 @@ variable "jwt_secret_version" {
   default     = 1
 }
 
+# ---------------------------------------------------------------- alert notifications (the alert engine)
+
+variable "alert_topic_name" {
+  description = "SNS topic the alert engine publishes alert notifications to; null derives <project>-alerts."
+  type        = string
+  default     = null
+}
+
+variable "alert_channel_secret_names" {
+  description = "Notification channel secrets to create in Secrets Manager as <project>/channels/<name> (values are put outside Terraform)."
+  type        = set(string)
+  default     = ["smtp-password", "slack-webhook-url", "pagerduty-routing-key", "webhook-signing-key"]
+
+  validation {
+    condition     = alltrue([for name in var.alert_channel_secret_names : can(regex("^[a-z0-9-]+$", name))])
+    error_message = "Channel secret names are lower-case letters, digits and '-'."
+  }
+}
+
 # ---------------------------------------------------------------- monitoring
 
 variable "log_retention_days" {
@@ -312,4 +392,22 @@ variable "alarm_memory_threshold" {
   description = "ECS service memory utilisation (%) above which the High Memory alarm fires."
   type        = number
   default     = 80
+}
+
+variable "alarm_collection_lag_seconds" {
+  description = "Collection lag (s) per monitored region above which OakTree's own lag alarm fires (3 of 5 minutes)."
+  type        = number
+  default     = 600
+}
+
+variable "alarm_api_throttles_per_5min" {
+  description = "Throttled AWS calls per region in 5 minutes above which the throttling alarm fires."
+  type        = number
+  default     = 100
+}
+
+variable "alarm_evaluation_seconds" {
+  description = "Longest acceptable alert evaluation round (s); evaluation runs every minute."
+  type        = number
+  default     = 50
 }

@@ -75,6 +75,14 @@ def endpoint_url(service: str) -> str:
     return client(service, default_region()).meta.endpoint_url
 
 
+def request_id(exc: BaseException) -> str | None:
+    """Return AWS's request id of a failed call (what AWS support asks for); None if no request was made."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    return response.get("ResponseMetadata", {}).get("RequestId")
+
+
 def add_event_handler(event_name: str, handler: Any) -> None:
     """Register a botocore event handler on the shared session (clients made afterwards see it)."""
     _session().events.register(event_name, handler)

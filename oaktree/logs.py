@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -43,8 +45,28 @@ class _CurrentStderrHandler(logging.StreamHandler):
 # Prefect's run context, when a record comes from a flow or task run (the rest is dropped).
 _PREFECT_EXTRAS = ("flow_run_id", "flow_run_name", "flow_name", "task_run_id", "task_run_name")
 
+# Functions returning fields every line should carry where they apply (the flows register one
+# that reads Prefect's run context, so OakTree's own lines inside a run name the flow run too;
+# business logic stays free of Prefect).
+_CONTEXT_PROVIDERS: list[Callable[[], Mapping[str, str]]] = []
+
+
+def register_context_provider(provider: Callable[[], Mapping[str, str]]) -> None:
+    """Add fields from `provider()` to every log line (never overriding a field the line has)."""
+    if provider not in _CONTEXT_PROVIDERS:
+        _CONTEXT_PROVIDERS.append(provider)
+
+
+def _merge_provided_context(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    for provider in _CONTEXT_PROVIDERS:
+        for key, value in provider().items():
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
 _SHARED_PROCESSORS = (
     structlog.contextvars.merge_contextvars,
+    _merge_provided_context,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -133,7 +133,12 @@ class RetryingCaller:
                 if reason == "throttle":
                     self._limiter.on_throttle()
                 if attempt + 1 == self._max_attempts:
-                    log.warning("api_call_gave_up", operation=self.operation, attempts=self._max_attempts)
+                    log.warning(
+                        "api_call_gave_up",
+                        operation=self.operation,
+                        attempts=self._max_attempts,
+                        request_id=aws.request_id(exc),
+                    )
                     raise
                 self._sleep(backoff_delay(attempt))
                 continue

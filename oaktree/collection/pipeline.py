@@ -16,6 +16,7 @@ chunks never compete for a watermark; once a chunk fails, the chunks after it ar
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import itertools
@@ -28,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
+from oaktree import aws
 from oaktree.collection.api_calls import ApiCounters, CountedDynamoDB, RetryingCaller, single_attempt_client
 from oaktree.collection.cloudwatch import BatchResult, fetch_batch, points_table
 from oaktree.collection.planning import MetricBatch, Series, epoch_ms, pack_batches, plan_windows, series_of
@@ -344,8 +346,9 @@ def _collect_region(
         ) as pool,
     ):
         stores: list[Future[tuple[int, WriteStats]]] = []
+        # Each batch runs in a copy of this thread's context, so its log lines keep the run ids.
         futures: dict[Future[tuple[BatchResult, WriteStats]], MetricBatch] = {
-            pool.submit(fetch_and_store, batch): batch for batch in batches
+            pool.submit(contextvars.copy_context().run, fetch_and_store, batch): batch for batch in batches
         }
         for future in as_completed(futures):
             batch = futures[future]
@@ -353,7 +356,9 @@ def _collect_region(
                 result, stats = future.result()
             except COLLECTION_ERRORS as exc:
                 reason = f"{_batch_label(batch)}: {_describe(exc)}"
-                log.warning("collection_batch_failed", region=region, reason=reason)
+                log.warning(
+                    "collection_batch_failed", region=region, reason=reason, request_id=aws.request_id(exc)
+                )
                 report.failed_batches.append(reason)
                 continue
             report.writes.add(stats)
@@ -366,11 +371,11 @@ def _collect_region(
             held.append(result)
             held_rows += result.datapoints
             if held_rows >= WAREHOUSE_FLUSH_ROWS:
-                stores.append(store_pool.submit(store, held.copy()))
+                stores.append(store_pool.submit(contextvars.copy_context().run, store, held.copy()))
                 held.clear()
                 held_rows = 0
         if held:
-            stores.append(store_pool.submit(store, held.copy()))
+            stores.append(store_pool.submit(contextvars.copy_context().run, store, held.copy()))
         for stored in stores:
             if stored.exception() is None:
                 stored_points, watermark_writes = stored.result()
@@ -396,7 +401,9 @@ def region_failure(region: str, exc: BaseException) -> RegionReport:
     """Return the report of a region whose collection raised `exc` (partial counts kept if known)."""
     if isinstance(exc, RegionCollectionFailed):
         return exc.report
-    log.warning("collection_region_failed", region=region, reason=_describe(exc))
+    log.warning(
+        "collection_region_failed", region=region, reason=_describe(exc), request_id=aws.request_id(exc)
+    )
     return RegionReport(region=region, error=_describe(exc))
 
 
@@ -420,7 +427,9 @@ def collect_once(
     reports: list[RegionReport] = []
     with ThreadPoolExecutor(max_workers=max(1, len(regions)), thread_name_prefix="collect") as pool:
         futures = {
-            pool.submit(collect_region, region, resources, settings=settings, now=now): region
+            pool.submit(
+                contextvars.copy_context().run, collect_region, region, resources, settings=settings, now=now
+            ): region
             for region in regions
         }
         for future in as_completed(futures):

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from oaktree import aws
 from oaktree.config import Settings
 from oaktree.discovery import store
 from oaktree.discovery.changes import carry_first_seen, diff_inventories
@@ -99,7 +100,9 @@ def discover_region(region: str, now: datetime | None = None) -> RegionDiscovery
         # botocore's retries, an endpoint that is down) fails this service in this region only.
         except (ClientError, BotoCoreError) as exc:
             failure = SourceFailure(region, service, _error_code(exc), str(exc))
-            log.warning("discovery_source_failed", **dataclasses.asdict(failure))
+            log.warning(
+                "discovery_source_failed", **dataclasses.asdict(failure), request_id=aws.request_id(exc)
+            )
             failures.append(failure)
     return RegionDiscovery(region=region, resources=resources, failures=failures)
 

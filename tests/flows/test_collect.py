@@ -94,3 +94,24 @@ def test_a_failing_region_is_retried_then_reported_while_the_other_completes(
     assert summary["regions"]["ap-southeast-1"]["datapoints_stored"]["dynamodb"] == 10
     markdown = asyncio.run(_artifact_markdown("collection"))
     assert "1 region(s) failed" in markdown
+
+
+def _oaktree_metrics(region: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    listed = aws_clients.client("cloudwatch", region).list_metrics(Namespace="OakTree")["Metrics"]
+    return {
+        (metric["MetricName"], tuple((d["Name"], d["Value"]) for d in metric["Dimensions"]))
+        for metric in listed
+    }
+
+
+def test_the_flow_publishes_oaktree_health_to_its_home_region(
+    prefect: None, collect_settings: Settings
+) -> None:
+    collect_flow.collect_metrics()
+
+    published = _oaktree_metrics(collect_settings.storage_region)
+    for region in REGIONS:
+        assert ("CollectionLagSeconds", (("Region", region),)) in published
+        assert ("DatapointsCollected", (("Region", region),)) in published
+        assert ("ApiThrottles", (("Region", region),)) in published
+    assert {("DatapointsCollected", ()), ("RegionsFailed", ())} <= published

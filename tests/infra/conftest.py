@@ -25,6 +25,8 @@ PLAN_VARIABLES = {
     "image_tag": "3f2c1e0",
     "prefect_api_url": "https://api.prefect.cloud/api/accounts/acc/workspaces/ws",
     "alarm_email": "oncall@example.com",
+    "domain_name": "oaktree.example.com",
+    "route53_zone_id": "Z0123456789ABCDEFGHIJ",
 }
 
 
@@ -93,22 +95,20 @@ def _terraform_env(home: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def terraform_workdir(tmp_path_factory: pytest.TempPathFactory) -> TerraformWorkdir:
+def make_workdir(tmp_path_factory: pytest.TempPathFactory, variables: dict[str, Any]) -> TerraformWorkdir:
     """Copy infra/ to a temp folder, swap the S3 backend for local state, run terraform init."""
     workdir = tmp_path_factory.mktemp("terraform")
     for source in INFRA_DIR.glob("*.tf"):
         shutil.copy(source, workdir / source.name)
     # An override file replaces the remote backend, so plans run without an S3 state bucket.
     (workdir / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
-    (workdir / "test.auto.tfvars.json").write_text(json.dumps(PLAN_VARIABLES))
+    (workdir / "test.auto.tfvars.json").write_text(json.dumps(variables))
     copy = TerraformWorkdir(path=workdir, binary=terraform_binary(), env=_terraform_env(workdir))
     copy.run("init", "-input=false", f"-plugin-dir={plugin_dir()}")
     return copy
 
 
-@pytest.fixture(scope="module")
-def plan(terraform_workdir: TerraformWorkdir, moto_endpoint: str) -> dict[str, Any]:
+def plan_against(workdir: TerraformWorkdir, moto_endpoint: str) -> dict[str, Any]:
     """Plan the whole stack against moto and return `terraform show -json` of the plan."""
     aws_env = {
         "AWS_ENDPOINT_URL": moto_endpoint,
@@ -116,9 +116,21 @@ def plan(terraform_workdir: TerraformWorkdir, moto_endpoint: str) -> dict[str, A
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
     }
-    terraform_workdir.run("plan", "-input=false", "-out=plan.bin", extra_env=aws_env)
-    shown = terraform_workdir.run("show", "-json", "plan.bin", extra_env=aws_env)
+    workdir.run("plan", "-input=false", "-out=plan.bin", extra_env=aws_env)
+    shown = workdir.run("show", "-json", "plan.bin", extra_env=aws_env)
     return json.loads(shown.stdout)
+
+
+@pytest.fixture(scope="module")
+def terraform_workdir(tmp_path_factory: pytest.TempPathFactory) -> TerraformWorkdir:
+    """A working copy of infra/ with the variables of a deployment that brings its certificate."""
+    return make_workdir(tmp_path_factory, PLAN_VARIABLES)
+
+
+@pytest.fixture(scope="module")
+def plan(terraform_workdir: TerraformWorkdir, moto_endpoint: str) -> dict[str, Any]:
+    """Plan the whole stack against moto and return `terraform show -json` of the plan."""
+    return plan_against(terraform_workdir, moto_endpoint)
 
 
 def planned_values(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:

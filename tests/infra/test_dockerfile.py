@@ -96,7 +96,7 @@ def test_final_stage_runs_as_a_non_root_user(final_stage: list[Instruction]) -> 
     assert keywords.index("USER") < keywords.index("CMD")
 
 
-def test_healthcheck_probes_streamlit_health_endpoint(final_stage: list[Instruction]) -> None:
+def test_healthcheck_runs_oaktree_check_against_streamlit(final_stage: list[Instruction]) -> None:
     healthchecks = [
         instruction.arguments for instruction in final_stage if instruction.keyword == "HEALTHCHECK"
     ]
@@ -108,7 +108,10 @@ def test_healthcheck_probes_streamlit_health_endpoint(final_stage: list[Instruct
     }
 
     assert len(healthchecks) == 1
-    assert "HEALTHCHECK_URL" in healthchecks[0]
+    options, _, command = healthchecks[0].partition(" CMD ")
+    assert json.loads(command) == ["oaktree", "check", "--health"]
+    assert "--interval=60s" in options and "--timeout=30s" in options
+    # `oaktree check --health` probes the process at HEALTHCHECK_URL: Streamlit's own endpoint.
     assert env["HEALTHCHECK_URL"] == f"http://127.0.0.1:{env['STREAMLIT_SERVER_PORT']}/_stcore/health"
     assert env["STREAMLIT_SERVER_PORT"] == "8501"
 
@@ -117,7 +120,7 @@ def test_default_command_runs_the_dashboard(final_stage: list[Instruction]) -> N
     commands = [instruction.arguments for instruction in final_stage if instruction.keyword == "CMD"]
     entrypoints = [instruction for instruction in final_stage if instruction.keyword == "ENTRYPOINT"]
 
-    assert [json.loads(command) for command in commands] == [["streamlit", "run", "dashboards/app.py"]]
+    assert [json.loads(command) for command in commands] == [["oaktree", "dashboard", "--port", "8501"]]
     # No ENTRYPOINT, so `prefect worker start ...` or `oaktree serve` replace the command as a whole.
     assert entrypoints == []
 

@@ -6,8 +6,11 @@ import re
 
 import pytest
 
+from oaktree import selfmonitoring
+from oaktree.aws_permissions import monitored_region_actions
 from oaktree.config import Settings, load_settings
 from oaktree.storage.tables import EVENTS_TABLE, METRICS_TABLE, TableSpec
+from oaktree.warehouse.lake import lake_location
 from tests.infra.conftest import INFRA_DIR, read_infra_text, strip_comments, top_level_block
 
 EXPECTED_FILES = {
@@ -21,6 +24,8 @@ EXPECTED_FILES = {
     "iam.tf",
     "monitoring.tf",
     "secrets.tf",
+    "dns.tf",
+    "alerting.tf",
 }
 
 
@@ -132,6 +137,9 @@ def test_ecs_task_environment_names_are_settings_fields() -> None:
         "OAKTREE_EVENTS_TABLE",
         "OAKTREE_DATABASE_URL",
         "OAKTREE_JWT_SECRET",
+        "OAKTREE_WAREHOUSE_CATALOG",
+        "OAKTREE_WAREHOUSE_CATALOG_SCHEMA",
+        "OAKTREE_WAREHOUSE_DATA_PATH",
     }
     assert {name.removeprefix("OAKTREE_").lower() for name in names} <= set(Settings.model_fields)
 
@@ -165,3 +173,130 @@ def test_task_environment_passes_production_settings_validation() -> None:
         "postgresql+psycopg://oaktree@oaktree-db.abc123.ap-southeast-1.rds.amazonaws.com:5432/oaktree"
     )
     assert settings.storage_region == "ap-southeast-1"
+
+
+# ---------------------------------------------------------------- DuckLake settings against the code
+
+
+def variable_default(name: str) -> str:
+    block = top_level_block((INFRA_DIR / "variables.tf").read_text(), f'variable "{name}"')
+    return re.search(r'default\s*=\s*"([^"]+)"', block).group(1)
+
+
+def env_value_template(name: str) -> str:
+    """Return the value expression of one task environment variable of ecs.tf (quoted or not)."""
+    ecs = (INFRA_DIR / "ecs.tf").read_text()
+    return re.search(rf'name\s*=\s*"{name}"\s*,?\s*value\s*=\s*("[^"]*"|[\w.]+)', ecs).group(1)
+
+
+def interpolate(template: str) -> str:
+    return re.sub(r"\$\{([^}]+)\}", lambda match: INTERPOLATION_SAMPLES[match.group(1)], template.strip('"'))
+
+
+def test_warehouse_settings_are_the_code_settings_with_its_defaults_and_formats() -> None:
+    settings_fields = Settings.model_fields
+    # The schema variable's default is the code's default, and the code accepts it.
+    assert variable_default("warehouse_catalog_schema") == settings_fields["warehouse_catalog_schema"].default
+    assert env_value_template("OAKTREE_WAREHOUSE_CATALOG_SCHEMA") == "var.warehouse_catalog_schema"
+    assert env_value_template("OAKTREE_WAREHOUSE_DATA_PATH") == "local.warehouse_data_path"
+    main = (INFRA_DIR / "main.tf").read_text()
+    data_path_template = re.search(r'warehouse_data_path\s*=\s*"([^"]+)"', main).group(1)
+    assert data_path_template == "s3://${local.warehouse_bucket_name}/${var.warehouse_prefix}/"
+
+    catalog = interpolate(env_value_template("OAKTREE_WAREHOUSE_CATALOG"))
+    data_path = data_path_template.replace(
+        "${local.warehouse_bucket_name}", "oaktree-warehouse-123456789012-ap-southeast-1"
+    )
+    data_path = data_path.replace("${var.warehouse_prefix}", variable_default("warehouse_prefix"))
+    settings = load_settings(
+        warehouse_catalog=catalog,
+        warehouse_catalog_schema=variable_default("warehouse_catalog_schema"),
+        warehouse_data_path=data_path,
+    )
+    location = lake_location(settings)
+
+    # What the tasks get is what the lake code turns into a PostgreSQL catalog and S3 data path.
+    host = "oaktree-db.abc123.ap-southeast-1.rds.amazonaws.com"
+    assert location.catalog == f"postgres:dbname=oaktree host={host} port=5432 user=oaktree"
+    assert location.metadata_schema == "ducklake"
+    assert (location.on_s3, location.data_path) == (
+        True,
+        "s3://oaktree-warehouse-123456789012-ap-southeast-1/warehouse/",
+    )
+    # No password in the URL: libpq reads PGPASSWORD, which the task gets from Secrets Manager.
+    assert "password" not in location.catalog
+    assert "PGPASSWORD" in (INFRA_DIR / "ecs.tf").read_text()
+
+
+def test_task_roles_reach_only_the_warehouse_prefix() -> None:
+    iam = strip_comments((INFRA_DIR / "iam.tf").read_text())
+
+    assert re.findall(r"resources\s*=\s*\[(local\.warehouse_objects_arn)\]", iam) == [
+        "local.warehouse_objects_arn",
+        "local.warehouse_objects_arn",
+    ]
+    assert 'warehouse_objects_arn = "${aws_s3_bucket.warehouse.arn}/${var.warehouse_prefix}/*"' in iam
+    assert '"${aws_s3_bucket.warehouse.arn}/*"' not in iam
+    listing = re.findall(r'variable\s*=\s*"s3:prefix"\s*values\s*=\s*\["([^"]+)"\]', iam)
+    assert listing == ["${var.warehouse_prefix}/*", "${var.warehouse_prefix}/*"]
+    # The database password reaches the tasks only through the execution role's injection.
+    assert iam.count("secretsmanager:GetSecretValue") == 2  # execution role; collector's channel secrets
+    assert "aws_secretsmanager_secret.db.arn" in top_level_block(iam, "locals {")
+
+
+# ---------------------------------------------------------------- AWS permissions against the code
+
+
+def declared_actions(text: str, sid: str) -> list[str]:
+    statement = text[text.index(f'sid = "{sid}"') :]
+    actions = re.search(r"actions\s*=\s*\[([^\]]*)\]", statement).group(1)
+    return re.findall(r'"([^"]+)"', actions)
+
+
+def test_collector_role_and_read_role_module_grant_exactly_what_the_code_calls() -> None:
+    expected = monitored_region_actions()
+    iam = (INFRA_DIR / "iam.tf").read_text()
+    module = (INFRA_DIR / "modules" / "oaktree-read-role" / "main.tf").read_text()
+
+    assert declared_actions(iam, "DiscoverAndReadMetricsInMonitoredRegions") == expected
+    assert declared_actions(module, "DiscoverAndReadMetrics") == expected
+    # Both are fenced to the monitored regions, and the module's trust needs the external id.
+    assert module.count('variable = "aws:RequestedRegion"') == 1
+    assert 'variable = "sts:ExternalId"' in module
+    assert not re.search(r'"[a-z0-9]+:\*"|"\*:', strip_comments(module))
+
+
+def test_module_files_are_split_by_concern_and_documented() -> None:
+    module = INFRA_DIR / "modules" / "oaktree-read-role"
+    assert {path.name for path in module.glob("*.tf")} == {
+        "versions.tf",
+        "main.tf",
+        "variables.tf",
+        "outputs.tf",
+    }
+    variables = (module / "variables.tf").read_text()
+    for name in re.findall(r'^variable "([^"]+)"', variables, re.MULTILINE):
+        block = top_level_block(variables, f'variable "{name}"')
+        assert "description" in block and re.search(r"^  type\s*=", block, re.MULTILINE), name
+    readme = (module / "README.md").read_text()
+    assert all(f"`{action}`" in readme for action in monitored_region_actions())
+
+
+# ---------------------------------------------------------------- self-monitoring against the code
+
+
+def test_alarms_watch_the_metrics_the_code_publishes() -> None:
+    monitoring = strip_comments((INFRA_DIR / "monitoring.tf").read_text())
+    iam = (INFRA_DIR / "iam.tf").read_text()
+
+    assert re.search(r'self_namespace\s*=\s*"([^"]+)"', monitoring).group(1) == selfmonitoring.NAMESPACE
+    own_alarms = monitoring[
+        monitoring.index("self_namespace") : monitoring.index('resource "aws_cloudwatch_dashboard"')
+    ]
+    watched = set(re.findall(r'metric_name\s*=\s*"([A-Za-z]+)"', own_alarms))
+    assert watched == set(selfmonitoring.METRIC_NAMES)
+    assert re.findall(r"dimensions\s*=\s*\{\s*(\w+)\s*=\s*each\.value\.region", monitoring) == ["Region"]
+    namespace_fence = re.search(
+        r'variable\s*=\s*"cloudwatch:namespace"\s*values\s*=\s*\["([^"]+)"\]', iam
+    ).group(1)
+    assert namespace_fence == selfmonitoring.NAMESPACE

@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 
+from oaktree.aws_permissions import monitored_region_actions
 from oaktree.storage.tables import EVENTS_TABLE, METRICS_TABLE, TableSpec
 from tests.infra.conftest import (
     INFRA_DIR,
     PLAN_VARIABLES,
     TerraformWorkdir,
     configured_resources,
+    make_workdir,
+    plan_against,
     planned_values,
     plugin_dir,
     references,
@@ -69,6 +72,12 @@ class TestPlanAgainstMoto:
             "aws_secretsmanager_secret.db",
             "aws_secretsmanager_secret.jwt",
             "aws_sns_topic_subscription.alarm_email",
+            "aws_sns_topic.alerts",
+            'aws_secretsmanager_secret.channel["slack-webhook-url"]',
+            "aws_route53_record.dashboard[0]",
+            "aws_cloudwatch_metric_alarm.collection_stalled",
+            'aws_cloudwatch_metric_alarm.self_per_region["lag-us-east-1"]',
+            'aws_cloudwatch_metric_alarm.self_total["flow-runs-failed"]',
         ):
             assert actions[address] == ["create"], address
 
@@ -234,14 +243,7 @@ class TestPlanAgainstMoto:
         }
 
         read_only = statements["DiscoverAndReadMetricsInMonitoredRegions"]
-        assert read_only["actions"]["constant_value"] == [
-            "cloudwatch:GetMetricData",
-            "dynamodb:DescribeTable",
-            "dynamodb:ListTables",
-            "ec2:DescribeInstances",
-            "ecs:Describe*",
-            "ecs:List*",
-        ]
+        assert read_only["actions"]["constant_value"] == monitored_region_actions()
         writes = {
             action
             for statement in statements.values()
@@ -259,10 +261,25 @@ class TestPlanAgainstMoto:
             "kms:Encrypt",
             "kms:GenerateDataKey",
             "kms:Decrypt",
+            "cloudwatch:PutMetricData",
+            "sns:Publish",
         }
-        # Every write names OakTree's own tables, bucket or key, never "*".
-        for sid in ("ReadWriteOwnTables", "ReadWriteWarehouseFiles", "EncryptTablesAndWarehouse"):
+        # Every write names OakTree's own tables, bucket prefix, topic or key, never "*"...
+        for sid in (
+            "ReadWriteOwnTables",
+            "ReadWriteWarehouseFiles",
+            "EncryptTablesAndWarehouse",
+            "PublishAlerts",
+        ):
             assert "resources" in statements[sid] and "constant_value" not in statements[sid]["resources"]
+        # ...except PutMetricData, which has no resources: its fence is OakTree's own namespace.
+        fence = statements["PublishOwnHealthMetrics"]["condition"][0]
+        assert (fence["variable"]["constant_value"], fence["values"]["constant_value"]) == (
+            "cloudwatch:namespace",
+            ["OakTree"],
+        )
+        # No other account's role may be assumed unless listed (none by default).
+        assert "AssumeMonitoredAccountReadRoles" not in statements
 
     def test_logs_alarms_and_notifications(self, plan: dict[str, Any]) -> None:
         values = planned_values(plan)
@@ -291,3 +308,100 @@ class TestPlanAgainstMoto:
             ("oaktree-prefect-worker High CPU", "CPUUtilization", 80, 300, 2),
             ("oaktree-prefect-worker High Memory", "MemoryUtilization", 80, 300, 2),
         }
+
+    def test_dashboard_runs_behind_a_sticky_target_group_with_its_own_name(
+        self, plan: dict[str, Any]
+    ) -> None:
+        values = planned_values(plan)
+
+        stickiness = values["aws_lb_target_group.dashboard"]["stickiness"][0]
+        assert (stickiness["enabled"], stickiness["type"]) == (True, "lb_cookie")
+        record = values["aws_route53_record.dashboard[0]"]
+        assert (record["name"], record["type"], record["zone_id"]) == (
+            "oaktree.example.com",
+            "A",
+            PLAN_VARIABLES["route53_zone_id"],
+        )
+        # A certificate was given: none is requested.
+        assert not [address for address in values if address.startswith("aws_acm_certificate")]
+        assert plan["planned_values"]["outputs"]["dashboard_url"]["value"] == "https://oaktree.example.com"
+
+    def test_alert_topic_and_channel_secrets_hold_no_values(self, plan: dict[str, Any]) -> None:
+        values = planned_values(plan)
+
+        assert values["aws_sns_topic.alerts"]["name"] == "oaktree-alerts"
+        secrets = {
+            v["name"]
+            for address, v in values.items()
+            if address.startswith("aws_secretsmanager_secret.channel")
+        }
+        assert secrets == {
+            "oaktree/channels/smtp-password",
+            "oaktree/channels/slack-webhook-url",
+            "oaktree/channels/pagerduty-routing-key",
+            "oaktree/channels/webhook-signing-key",
+        }
+        # Their values are put outside Terraform: no version resource exists for them.
+        assert not [
+            address for address in values if address.startswith("aws_secretsmanager_secret_version.channel")
+        ]
+
+    def test_self_monitoring_alarms(self, plan: dict[str, Any]) -> None:
+        values = planned_values(plan)
+
+        lag = values['aws_cloudwatch_metric_alarm.self_per_region["lag-us-east-1"]']
+        assert (lag["namespace"], lag["metric_name"], lag["dimensions"], lag["threshold"]) == (
+            "OakTree",
+            "CollectionLagSeconds",
+            {"Region": "us-east-1"},
+            600,
+        )
+        regions = {
+            alarm["dimensions"]["Region"]
+            for address, alarm in values.items()
+            if address.startswith("aws_cloudwatch_metric_alarm.self_per_region")
+        }
+        assert regions == {"ap-southeast-1", "us-east-1"}
+        stalled = values["aws_cloudwatch_metric_alarm.collection_stalled"]
+        assert (stalled["metric_name"], stalled["treat_missing_data"], stalled["comparison_operator"]) == (
+            "DatapointsCollected",
+            "breaching",
+            "LessThanThreshold",
+        )
+        assert "dimensions" not in stalled or not stalled["dimensions"]
+
+    def test_tasks_run_oaktree_check_as_their_health_check(self, plan: dict[str, Any]) -> None:
+        text = (INFRA_DIR / "ecs.tf").read_text()
+
+        assert 'command     = ["CMD", "oaktree", "check", "--health"]' in text
+        assert text.count("healthCheck") == 2 and text.count("local.container_health_check") == 2
+        assert 'command      = ["oaktree", "dashboard", "--port", tostring(local.dashboard_port)]' in text
+
+
+@pytest.mark.e2e
+def test_without_a_certificate_one_is_requested_and_validated_in_route53(
+    tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str
+) -> None:
+    variables = {name: value for name, value in PLAN_VARIABLES.items() if name != "acm_certificate_arn"}
+    plan = plan_against(make_workdir(tmp_path_factory, variables), moto_endpoint)
+    values = planned_values(plan)
+    config = configured_resources(plan)
+
+    certificate = values["aws_acm_certificate.dashboard[0]"]
+    assert (certificate["domain_name"], certificate["validation_method"]) == ("oaktree.example.com", "DNS")
+    assert "aws_acm_certificate_validation.dashboard[0]" in values
+    listener = references(config["aws_lb_listener.https"]["expressions"]["certificate_arn"])
+    assert "local.certificate_arn" in listener
+
+
+def test_neither_certificate_nor_zone_is_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
+    variables = {
+        name: value
+        for name, value in PLAN_VARIABLES.items()
+        if name not in {"acm_certificate_arn", "route53_zone_id", "domain_name"}
+    }
+    workdir = make_workdir(tmp_path_factory, variables)
+
+    with pytest.raises(AssertionError, match="Give acm_certificate_arn, or domain_name and route53_zone_id"):
+        workdir.run("validate")
+        workdir.run("plan", "-input=false", "-refresh=false")
