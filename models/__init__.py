@@ -1,9 +1,18 @@
-"""OakTree's application database (users, roles, settings, alerts, audit), SQLAlchemy 2.0 models.
+"""OakTree's application database (users, roles, settings, alerts, alert history, audit) as models.
 
 Importing this package registers every table on `Base.metadata`, which Alembic compares against.
 """
 
-from models.alerts import Alert
+from models.alerts import (
+    Alert,
+    AlertChannel,
+    AlertNotification,
+    AlertState,
+    AlertTransition,
+    DeliveryAttempt,
+    NotificationChannel,
+    Silence,
+)
 from models.audit import AuditEntry
 from models.base import Base, UtcDateTime, utcnow
 from models.credentials import LoginAttempt, PasswordResetToken, RevokedToken
@@ -12,12 +21,19 @@ from models.users import Role, User, UserRole
 
 __all__ = [
     "Alert",
+    "AlertChannel",
+    "AlertNotification",
+    "AlertState",
+    "AlertTransition",
     "AuditEntry",
     "Base",
+    "DeliveryAttempt",
     "LoginAttempt",
+    "NotificationChannel",
     "PasswordResetToken",
     "RevokedToken",
     "Role",
+    "Silence",
     "User",
     "UserRole",
     "UserSetting",

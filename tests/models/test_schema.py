@@ -44,6 +44,23 @@ SEED_COLUMNS = {
 }
 
 
+ALERT_ENGINE_COLUMNS = [
+    "name",
+    "statistic",
+    "period_seconds",
+    "evaluation_periods",
+    "datapoints_to_alarm",
+    "treat_missing_data",
+    "severity",
+    "owner",
+    "selector",
+    "description",
+    "recovery_periods",
+    "flap_transitions",
+    "flap_window_minutes",
+]
+
+
 def test_migrated_schema_equals_the_models(db_url: str) -> None:
     with db.engine_for(db_url).connect() as connection:
         context = MigrationContext.configure(
@@ -53,8 +70,8 @@ def test_migrated_schema_equals_the_models(db_url: str) -> None:
 
 
 def test_upgrade_reports_revisions_and_is_idempotent(db_url: str) -> None:
-    assert db.current_revision(db_url) == db.head_revision() == "0002"
-    assert db.upgrade(db_url) == {"before": "0002", "after": "0002"}
+    assert db.current_revision(db_url) == db.head_revision() == "0003"
+    assert db.upgrade(db_url) == {"before": "0003", "after": "0003"}
 
 
 def test_seed_tables_keep_the_seed_columns_in_order(db_url: str) -> None:
@@ -62,13 +79,15 @@ def test_seed_tables_keep_the_seed_columns_in_order(db_url: str) -> None:
     for table, columns in SEED_COLUMNS.items():
         actual = [column["name"] for column in inspector.get_columns(table)]
         assert actual[: len(columns)] == columns, table
-    assert [c["name"] for c in inspector.get_columns("alerts")] == SEED_COLUMNS["alerts"]
+    # The alert engine's columns (migration 0003) follow the seed's.
+    alert_columns = [c["name"] for c in inspector.get_columns("alerts")]
+    assert alert_columns == SEED_COLUMNS["alerts"] + ALERT_ENGINE_COLUMNS
 
 
 def test_seed_constraints_and_cascades(db_url: str) -> None:
     inspector = inspect(db.engine_for(db_url))
     nullable = {c["name"]: c["nullable"] for c in inspector.get_columns("alerts")}
-    assert nullable == {
+    assert {name: nullable[name] for name in SEED_COLUMNS["alerts"]} == {
         "id": False,
         "user_id": True,
         "resource_type": False,
@@ -139,6 +158,16 @@ def test_server_defaults_match_the_seed(db_url: str) -> None:
         assert user.created_at is not None and user.created_at.tzinfo == UTC
         alert = session.scalars(select(Alert)).one()
         assert (alert.status, alert.threshold) == ("ACTIVE", Decimal("80.5"))
+        # A seed-style rule evaluates with CloudWatch's defaults (migration 0003's server defaults).
+        assert (
+            alert.name,
+            alert.statistic,
+            alert.period_seconds,
+            alert.evaluation_periods,
+            alert.datapoints_to_alarm,
+            alert.treat_missing_data,
+            alert.severity,
+        ) == (None, "Average", 300, 1, 1, "missing", "warning")
 
 
 def _user(session: Session, name: str) -> User:
@@ -245,9 +274,9 @@ def test_timestamps_round_trip_as_utc(db_url: str) -> None:
 
 
 def test_downgrade_removes_everything_and_upgrade_restores_it(sqlite_only_url: str) -> None:
-    assert db.downgrade(sqlite_only_url, "base") == {"before": "0002", "after": None}
+    assert db.downgrade(sqlite_only_url, "base") == {"before": "0003", "after": None}
     assert set(inspect(db.engine_for(sqlite_only_url)).get_table_names()) == {"alembic_version"}
-    assert db.upgrade(sqlite_only_url) == {"before": None, "after": "0002"}
+    assert db.upgrade(sqlite_only_url) == {"before": None, "after": "0003"}
     assert "users" in inspect(db.engine_for(sqlite_only_url)).get_table_names()
 
 
@@ -300,3 +329,23 @@ def test_upgrade_forgets_the_names_typed_at_past_logins(db_url: str) -> None:
     with db.engine_for(db_url).connect() as connection:
         rows = connection.execute(text("SELECT user_id, identifier FROM login_attempts")).all()
     assert [tuple(row) for row in rows] == [(user_id, "")]
+
+
+def test_downgrade_to_0002_keeps_the_seed_rules(db_url: str) -> None:
+    with db.engine_for(db_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO alerts (resource_type, resource_id, metric_name, threshold, "
+                "comparison_operator, name, statistic) VALUES ('ec2_instance', 'i-1', 'CPUUtilization', 80, "
+                "'GreaterThanThreshold', 'cpu', 'Maximum')"
+            )
+        )
+    db.downgrade(db_url, "0002")
+    inspector = inspect(db.engine_for(db_url))
+    assert [c["name"] for c in inspector.get_columns("alerts")] == SEED_COLUMNS["alerts"]
+    assert "alert_transitions" not in inspector.get_table_names()
+    with db.engine_for(db_url).connect() as connection:
+        assert connection.execute(text("SELECT resource_id FROM alerts")).scalars().all() == ["i-1"]
+    db.upgrade(db_url)
+    with Session(db.engine_for(db_url)) as session:
+        assert session.scalars(select(Alert.statistic)).all() == ["Average"]
