@@ -25,6 +25,7 @@ WRONG_FORMAT = {
     "jwt_secret": "too-short",
     "jwt_secret_arn": "arn:aws:s3:::not-a-secret",
     "password_reset_url": "javascript:alert(1)",
+    "pagerduty_events_url": "ftp://events.example.com/v2/enqueue",
     "smtp_sender": "not an address",
     "warehouse_catalog_schema": "Not-A-Schema",
 }

@@ -1,10 +1,15 @@
-"""The email channel: plain-text messages over SMTP (STARTTLS and login when configured)."""
+"""The email channel: plain-text messages over SMTP (STARTTLS and login when configured).
+
+A caller may fix the Message-ID (the alert outbox derives it from the notification), so a
+retried message carries the same id and mail clients show it once.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -49,19 +54,21 @@ class EmailChannel:
 
     config: SmtpConfig
 
-    def build(self, *, to: str, subject: str, body: str) -> EmailMessage:
-        """Return the message that `send` would deliver."""
+    def build(
+        self, *, to: str | Sequence[str], subject: str, body: str, message_id: str | None = None
+    ) -> EmailMessage:
+        """Return the message that `send` would deliver (to one address or several)."""
         message = EmailMessage()
         message["From"] = self.config.sender
-        message["To"] = to
+        message["To"] = to if isinstance(to, str) else ", ".join(to)
         message["Subject"] = subject
-        message["Message-ID"] = make_msgid(domain="oaktree")
+        message["Message-ID"] = message_id or make_msgid(domain="oaktree")
         message.set_content(body)
         return message
 
-    def send(self, *, to: str, subject: str, body: str) -> str:
+    def send(self, *, to: str | Sequence[str], subject: str, body: str, message_id: str | None = None) -> str:
         """Deliver one message and return its Message-ID; raise DeliveryError on failure."""
-        message = self.build(to=to, subject=subject, body=body)
+        message = self.build(to=to, subject=subject, body=body, message_id=message_id)
         config = self.config
         try:
             with smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds) as smtp:
@@ -71,7 +78,7 @@ class EmailChannel:
                     smtp.login(config.user, config.password or "")
                 refused = smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"the mail server refused {to}", retryable=False) from exc
+            raise DeliveryError(f"the mail server refused {message['To']}", retryable=False) from exc
         except (smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError) as exc:
             raise DeliveryError(f"SMTP setup problem at {config.host}: {exc}", retryable=False) from exc
         except smtplib.SMTPResponseException as exc:
