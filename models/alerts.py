@@ -24,7 +24,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.audit import JSON_DOCUMENT
 from models.base import Base, utcnow
@@ -190,6 +190,8 @@ class AlertNotification(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     # What the channel answered: a Message-ID, an SNS MessageId, an HTTP status.
     receipt: Mapped[str | None] = mapped_column(String(255))
+
+    transition: Mapped[AlertTransition] = relationship()
 
 
 class DeliveryAttempt(Base):

@@ -71,6 +71,11 @@ def engine_for(url: str) -> Engine:
     return _engine_and_factory(url)[0]
 
 
+def session_factory(url: str) -> sessionmaker[Session]:
+    """Return the process-wide session factory of one database URL (sessions do not expire on commit)."""
+    return _engine_and_factory(url)[1]
+
+
 def dispose_engines() -> None:
     """Close and forget every engine (tests do this before dropping their databases)."""
     with _ENGINES_LOCK:

@@ -34,7 +34,10 @@ from typing import Any
 
 from oaktree.alerts.rules import AlarmState, Rule, TreatMissingData
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Periods are aligned like the warehouse's period buckets (DuckDB's time_bucket origin, a Monday
+# midnight), so a period here is exactly one bucket of `read.series_for_keys(period_seconds=...)`
+# whatever its length; for periods that divide a day this is also midnight-aligned.
+PERIOD_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,8 +93,8 @@ class Evaluation:
 
 
 def period_start(moment: datetime, period: timedelta) -> datetime:
-    """Return the start of the period holding `moment` (periods aligned to the epoch, as the warehouse's)."""
-    return EPOCH + ((moment - EPOCH) // period) * period
+    """Return the start of the period holding `moment` (aligned as the warehouse's period buckets)."""
+    return PERIOD_ORIGIN + ((moment - PERIOD_ORIGIN) // period) * period
 
 
 def _value(value: Any) -> float | None:

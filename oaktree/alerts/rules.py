@@ -391,7 +391,7 @@ def _parse_channels(fields: _Fields, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(name, str) and name for name in value):
         fields.fail("channels", "must be a list of channel names")
         return ()
-    return tuple(dict.fromkeys(value))
+    return tuple(sorted(set(value)))
 
 
 def parse_rule(draft: Mapping[str, Any], *, rule_id: int | None = None) -> Rule:

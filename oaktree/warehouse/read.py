@@ -161,6 +161,43 @@ def series_for_keys(
     return frame
 
 
+def period_percentiles(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    keys: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    period_seconds: int,
+    percentiles: Sequence[int] = (90, 95, 99),
+) -> pd.DataFrame:
+    """Return percentiles of the 1-minute values inside each period, for many series in one query.
+
+    Columns: resource_id, metric_name, statistic (of the 1-minute series, e.g. Average), ts (the
+    period's start, bucketed like `series_for_keys`), count, and one column per percentile
+    (`p90`, `p95`, `p99`: continuous, interpolated). The warehouse keeps no raw samples, so
+    these are percentiles of the minute values, not CloudWatch's percentiles of samples.
+    """
+    wanted = keys[["resource_id", "metric_name", "statistic"]].drop_duplicates()
+    fractions = ", ".join(str(p / 100) for p in percentiles)
+    columns = ", ".join(f"q[{i + 1}] AS p{p}" for i, p in enumerate(percentiles))
+    with cursor(connection) as own:
+        own.register("_wanted", wanted)
+        return own.execute(
+            f"""
+            SELECT resource_id, metric_name, statistic, ts, count, {columns} FROM (
+                SELECT t.resource_id, t.metric_name, t.statistic,
+                       time_bucket(INTERVAL '{int(period_seconds)} seconds', t.ts) AS ts,
+                       count(*) AS count, quantile_cont(t.value, [{fractions}]) AS q
+                FROM {METRICS.name} t SEMI JOIN _wanted w ON t.resource_id = w.resource_id
+                    AND t.metric_name = w.metric_name AND t.statistic = w.statistic
+                WHERE t.ts >= $start AND t.ts < $end
+                GROUP BY ALL
+            ) ORDER BY resource_id, metric_name, statistic, ts
+            """,
+            {"start": start, "end": end},
+        ).df()
+
+
 def _meaningful_value_sql() -> str:
     cases = " ".join(f"WHEN '{name}' THEN {column}" for name, column in MEANINGFUL_COLUMN.items())
     return f"CASE t.statistic {cases} ELSE avg END"
