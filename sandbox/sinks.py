@@ -85,7 +85,7 @@ class _WebhookServer(ThreadingHTTPServer):
 class WebhookSink:
     """An HTTP server on loopback that accepts any JSON POST, keeps it, and answers as scripted.
 
-    Default answers: 202 with PagerDuty's body when the document has a `dedup_key`, else 200
+    Default answers: 202 with PagerDuty's body for a PagerDuty event (it has a `routing_key`), else 200
     `ok` (what Slack answers). `script(...)` queues other answers for the next requests.
     """
 
@@ -146,7 +146,7 @@ class WebhookSink:
 
     @staticmethod
     def _default(body: Any) -> ScriptedAnswer:
-        if isinstance(body, dict) and "dedup_key" in body:
+        if isinstance(body, dict) and "routing_key" in body:
             return ScriptedAnswer(
                 202, body={"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]}
             )

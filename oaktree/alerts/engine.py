@@ -360,7 +360,7 @@ class _Writer:
                 payload = _payload(
                     target,
                     kind=kind,
-                    from_state=notified.value,
+                    from_state=transition.from_state if transition is not None else notified.value,
                     to_state=new_state.value,
                     reason=result.reason,
                     evaluated_at=result.evaluated_at,

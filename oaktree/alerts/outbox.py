@@ -290,6 +290,21 @@ def _finish(
         session.commit()
 
 
+def _hold_channel(factory: sessionmaker[Session], channel_name: str, until: datetime) -> None:
+    """Make every pending notification of a channel wait until `until` (it asked to, with Retry-After)."""
+    with factory() as session:
+        session.execute(
+            update(AlertNotification)
+            .where(
+                AlertNotification.channel_name == channel_name,
+                AlertNotification.status == Status.PENDING,
+                AlertNotification.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+        )
+        session.commit()
+
+
 def send_pending(
     *, factory: sessionmaker[Session], settings: Settings, now: datetime | None = None
 ) -> SendReport:
@@ -348,6 +363,7 @@ def send_pending(
             )
             if error.retry_after:
                 held_channels[row.channel_name] = now + timedelta(seconds=error.retry_after)
+                _hold_channel(factory, row.channel_name, held_channels[row.channel_name])
             _finish(
                 factory,
                 row.id,

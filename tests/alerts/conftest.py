@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from oaktree import db
 from oaktree.auth.roles import Principal
 from oaktree.config import Settings, load_settings
+from tests.alerts.estate import hot_web
 from tests.models.database import BACKENDS, migrated_database
 
 # Principals without accounts: role checks need only the roles, and the audit log keeps the name.
@@ -49,3 +50,10 @@ def alert_settings(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Settings:
     monkeypatch.setenv("OAKTREE_DATABASE_URL", db_url)
     monkeypatch.setenv("OAKTREE_ALERT_RETRY_BASE_SECONDS", "0")
     return load_settings()
+
+
+@pytest.fixture
+def estate(alert_settings: Settings) -> Settings:
+    """Return the settings of a lake whose prod web instance runs hot (`estate.hot_web`)."""
+    hot_web(alert_settings)
+    return alert_settings

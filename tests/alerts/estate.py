@@ -15,6 +15,8 @@ from oaktree.warehouse.schema import POINT_SCHEMA
 
 T0 = datetime(2025, 5, 20, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
+# `hot_web` writes 12:00-12:09; with the default 120 s settling, a pass at NOW evaluates up to 12:10.
+NOW = T0 + 12 * MINUTE
 
 WEB = Resource(
     "i-web", "arn:i-web", ResourceType.EC2_INSTANCE, "us-east-1", "web", "running", {"env": "prod"}
@@ -91,3 +93,18 @@ def cpu_rule(**overrides: object) -> dict[str, object]:
     }
     draft.update(overrides)
     return draft
+
+
+def hot_web(settings: Settings) -> None:
+    """Store the estate: WEB's CPU hot for its last 3 minutes, API calm.
+
+    DEV (env dev) and FAR (eu-west-1) run hot too, outside `cpu_rule`'s prod us-east-1 selector.
+    """
+    save_estate(settings)
+    write(
+        settings,
+        minute_points(WEB, [50] * 7 + [95] * 3),
+        minute_points(API, [50] * 10),
+        minute_points(DEV, [99] * 10),
+        minute_points(FAR, [99] * 10),
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,20 +45,6 @@ def _channels(session: Session) -> None:
 
 def _count(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
-
-
-@pytest.fixture
-def estate(alert_settings: Settings) -> Settings:
-    """The estate with WEB's CPU hot for the last three minutes and everyone else calm."""
-    save_estate(alert_settings)
-    write(
-        alert_settings,
-        minute_points(WEB, [50] * 7 + [95] * 3),
-        minute_points(API, [50] * 10),
-        minute_points(DEV, [99] * 10),
-        minute_points(FAR, [99] * 10),
-    )
-    return alert_settings
 
 
 def test_a_fleet_rule_fires_on_the_resources_it_covers_and_queues_one_notification_per_channel(
