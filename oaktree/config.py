@@ -106,9 +106,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
-    # Alerts (issue 8). A period is evaluated once it ended this long ago (CloudWatch revises its
-    # newest minutes, which collection re-reads) and never before collection reached its end.
-    alert_settle_seconds: int = Field(default=120, ge=0, le=3600)
+    # Alerts (issue 8). A period is evaluated once it ended this long ago and never before
+    # collection reached its end. CloudWatch may still revise a value later (collection re-reads
+    # the last minutes); a minute is enough for its late samples to land in practice, and more
+    # delays every alert by as much.
+    alert_settle_seconds: int = Field(default=60, ge=0, le=3600)
     # Alerts (issue 8): delivery from the outbox. A failed delivery is retried after
     # base x 2^(attempts-1) seconds (at most the max, at least the channel's Retry-After) until
     # the attempts run out; then it is `failed` and shown in the history.

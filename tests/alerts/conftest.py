@@ -46,9 +46,13 @@ def session(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def alert_settings(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Settings:
-    """Return settings using the parametrised database, retrying failed deliveries at once."""
+    """Return settings using the parametrised database, retrying failed deliveries at once.
+
+    Periods settle after 120 s here (the estate's timings count on it), whatever the default.
+    """
     monkeypatch.setenv("OAKTREE_DATABASE_URL", db_url)
     monkeypatch.setenv("OAKTREE_ALERT_RETRY_BASE_SECONDS", "0")
+    monkeypatch.setenv("OAKTREE_ALERT_SETTLE_SECONDS", "120")
     return load_settings()
 
 

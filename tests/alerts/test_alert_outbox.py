@@ -136,6 +136,7 @@ def test_a_dead_channel_is_visible_and_gives_up_after_its_attempts(
     monkeypatch.setenv("OAKTREE_DATABASE_URL", db_url)
     monkeypatch.setenv("OAKTREE_ALERT_RETRY_BASE_SECONDS", "0")
     monkeypatch.setenv("OAKTREE_ALERT_DELIVERY_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("OAKTREE_ALERT_SETTLE_SECONDS", "120")
     settings = load_settings()
     from tests.alerts.estate import hot_web
 
