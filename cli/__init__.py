@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import (
+    alert_commands,
     auth_commands,
     check_commands,
     collection_commands,
@@ -49,6 +50,7 @@ for module in (
     warehouse_commands,
     auth_commands,
     check_commands,
+    alert_commands,
 ):
     module.register(app)
 

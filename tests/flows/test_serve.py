@@ -13,13 +13,21 @@ def test_every_declared_deployment_is_served_with_its_schedule() -> None:
     declared = yaml.safe_load(PREFECT_YAML.read_text())["deployments"]
     deployments = {deployment.name: deployment for deployment in load_deployments()}
 
-    assert set(deployments) == {"discovery", "collection", "rollups", "retention", "compaction"}
+    assert set(deployments) == {
+        "discovery",
+        "collection",
+        "rollups",
+        "retention",
+        "compaction",
+        "evaluate_alerts",
+    }
     assert {d.flow_name for d in deployments.values()} == {
         "discover_resources",
         "collect_metrics",
         "rollup_metrics",
         "apply_warehouse_retention",
         "compact_warehouse",
+        "evaluate_alerts",
     }
     intervals = {
         name: deployment.schedules[0].schedule.interval
@@ -31,6 +39,7 @@ def test_every_declared_deployment_is_served_with_its_schedule() -> None:
         "collection": timedelta(minutes=1),
         "rollups": timedelta(minutes=5),
         "compaction": timedelta(hours=1),
+        "evaluate_alerts": timedelta(minutes=1),
     }
     assert deployments["retention"].schedules[0].schedule.cron == "15 3 * * *"
     for spec in declared:
