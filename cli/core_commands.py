@@ -9,6 +9,7 @@ import typer
 
 from cli.common import JsonOption, UsageError, emit, one_line_errors, to_json
 from cli.demo import run_pipeline, use_fresh_demo_dir
+from cli.demo_alerts import alerts_text
 from oaktree import aws
 from oaktree.config import get_settings
 from oaktree.discovery.pipeline import discover_all
@@ -59,6 +60,7 @@ def _demo_text(summary: dict[str, Any]) -> str:
         f"demo login: {user['username']} / {user['password']} ({user['role']})"
         for user in summary["users"]["demo_users"]
     )
+    lines.extend(alerts_text(summary["alerts"]))
     return "\n".join(lines)
 
 

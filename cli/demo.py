@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cli.demo_alerts import run_alert_step
 from oaktree import config
 from oaktree.auth.demo import ensure_demo_users
 from oaktree.collection.pipeline import collect_once
@@ -82,6 +83,7 @@ PIPELINE = (
     Step("collection", _collect),
     Step("rollups", _rollup),
     Step("users", _users),
+    Step("alerts", run_alert_step),
 )
 
 

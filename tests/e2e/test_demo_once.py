@@ -72,7 +72,8 @@ def test_demo_collects_into_both_stores_and_the_warehouse_answers(demo_run: tupl
         ).fetchone()
     assert points == stored["warehouse"]
     assert resources == summary["discovery"]["resources_total"]
-    assert events == summary["discovery"]["events_written"]
+    # Discovery's events and the alert transitions' (alarm_state_changed).
+    assert events == summary["discovery"]["events_written"] + summary["alerts"]["events_recorded"]
     assert buckets > 0
     # The sandbox's incident is in progress at start: one instance runs above 90 % CPU.
     assert hot_cpu > 90
@@ -83,3 +84,42 @@ def test_demo_creates_working_demo_users(demo_run: tuple[dict, Path]) -> None:
     users = {user["role"]: user for user in summary["users"]["demo_users"]}
     assert set(users) == {"admin", "viewer"}
     assert all(len(user["password"]) >= 12 for user in users.values())
+
+
+def test_demo_fires_on_the_incident_and_the_loopback_sinks_receive_it(demo_run: tuple[dict, Path]) -> None:
+    summary, _ = demo_run
+    alerts = summary["alerts"]
+    incident = summary["sandbox"]["fleet"]
+    alarms = sorted(
+        (t["rule"], t["resource_id"], t["from"], t["to"]) for t in alerts["transitions"] if t["to"] == "ALARM"
+    )
+    # The incident instance and the throttling table of each region, and nothing else.
+    expected = []
+    for region in ("ap-southeast-1", "us-east-1"):
+        fleet = incident[region]
+        table_arn = next(
+            t["resource_id"]
+            for t in alerts["transitions"]
+            if t["rule"] == "table-throttling"
+            and fleet["incident_table"] in t["resource_id"]
+            and region in t["resource_id"]
+        )
+        expected += [
+            ("incident-cpu", fleet["incident_instance_id"], "INSUFFICIENT_DATA", "ALARM"),
+            ("table-throttling", table_arn, "INSUFFICIENT_DATA", "ALARM"),
+        ]
+    assert alarms == sorted(expected)
+    assert all(t["to"] in {"OK", "ALARM"} for t in alerts["transitions"])
+    assert alerts["notifications"]["sent"] == 2 * len(expected)
+    assert alerts["events_recorded"] == len(alerts["transitions"])
+
+    mail = alerts["sinks"]["mail"]["received"]
+    hooks = alerts["sinks"]["webhook"]["received"]
+    assert len(mail) == len(hooks) == len(expected)
+    assert all(
+        message["to"] == ["oncall@example.com"] and message["subject"].startswith("[ALARM] ")
+        for message in mail
+    )
+    assert sorted(
+        (h["rule"], h["resource_id"], h["from_state"], h["to_state"], h["kind"]) for h in hooks
+    ) == sorted((rule, resource, before, after, "trigger") for rule, resource, before, after in expected)
