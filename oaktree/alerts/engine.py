@@ -20,6 +20,7 @@ recorded, marked); when the hold ends the same rule sends one catch-up if the st
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import AlertChannel, AlertState, AlertTransition, NotificationChannel
@@ -108,11 +109,11 @@ def expand_targets(rules: Sequence[Rule], inventory: pd.DataFrame) -> list[Targe
     by_id: dict[str, tuple[str, str, str, Mapping[str, str]]] = {}
     by_type: dict[str, list[tuple[str, str, str, Mapping[str, str]]]] = defaultdict(list)
     for resource_id, resource_type, region, name, tags in zip(
-        inventory["resource_id"],
-        inventory["resource_type"],
-        inventory["region"],
-        inventory["name"],
-        inventory["tags"],
+        inventory["resource_id"].tolist(),
+        inventory["resource_type"].tolist(),
+        inventory["region"].tolist(),
+        inventory["name"].tolist(),
+        inventory["tags"].tolist(),
         strict=True,
     ):
         record = (resource_id, region, name, tags or {})
@@ -163,12 +164,19 @@ def _frame_to_series(
     series: dict[SeriesKey, dict[datetime, float]] = defaultdict(dict)
     if frame.empty:
         return series
-    moments = list(frame["ts"].dt.to_pydatetime())
-    statistics = frame["statistic"] if statistic is None else [statistic] * len(frame)
-    for resource_id, metric_name, named, moment, value in zip(
-        frame["resource_id"], frame["metric_name"], statistics, moments, frame[value_column], strict=True
+    # A pass reads a few distinct period starts for thousands of series: convert each start once.
+    codes, starts = pd.factorize(frame["ts"])
+    moments = [start.to_pydatetime() for start in starts]
+    statistics = frame["statistic"].tolist() if statistic is None else [statistic] * len(frame)
+    for resource_id, metric_name, named, code, value in zip(
+        frame["resource_id"].tolist(),
+        frame["metric_name"].tolist(),
+        statistics,
+        codes.tolist(),
+        frame[value_column].tolist(),
+        strict=True,
     ):
-        series[(resource_id, metric_name, named, period)][moment] = value
+        series[(resource_id, metric_name, named, period)][moments[code]] = value
     return series
 
 
@@ -216,14 +224,67 @@ def read_period_values(
     return values, len(groups)
 
 
-def _prior(row: AlertState | None) -> PriorState:
-    if row is None:
-        return PriorState()
-    return PriorState(
-        AlarmState(row.state),
-        tuple(datetime.fromisoformat(moment) for moment in row.recent_transitions or ()),
-        row.flapping,
-    )
+@dataclasses.dataclass(slots=True)
+class StoredState:
+    """A rule-resource's row of `alert_states` as a pass reads and changes it (plain data, not ORM)."""
+
+    alert_id: int
+    resource_id: str
+    resource_type: str
+    region: str
+    state: str
+    since: datetime
+    reason: str
+    episode: int
+    notified_state: str
+    flapping: bool
+    recent_transitions: list[str]
+    stored: bool = True  # False until inserted
+
+    def prior(self) -> PriorState:
+        return PriorState(
+            _STATES[self.state],
+            tuple(datetime.fromisoformat(moment) for moment in self.recent_transitions),
+            self.flapping,
+        )
+
+
+_STATES = {state.value: state for state in AlarmState}
+_STATE_COLUMNS = (
+    AlertState.alert_id,
+    AlertState.resource_id,
+    AlertState.resource_type,
+    AlertState.region,
+    AlertState.state,
+    AlertState.since,
+    AlertState.reason,
+    AlertState.episode,
+    AlertState.notified_state,
+    AlertState.flapping,
+)
+
+
+def load_states(
+    session: Session, *, rule_ids: Sequence[int] | None = None, flap_rule_ids: Sequence[int] = ()
+) -> dict[tuple[int, str], StoredState]:
+    """Return the stored states (of some rules); the flap windows' transitions only for rules that flap."""
+    query = select(*_STATE_COLUMNS)
+    if rule_ids is not None:
+        query = query.where(AlertState.alert_id.in_(list(rule_ids)))
+    states = {
+        (row.alert_id, row.resource_id): StoredState(*row, recent_transitions=[])
+        for row in session.execute(query)
+    }
+    if flap_rule_ids:
+        recent = session.execute(
+            select(AlertState.alert_id, AlertState.resource_id, AlertState.recent_transitions).where(
+                AlertState.alert_id.in_(list(flap_rule_ids))
+            )
+        )
+        for alert_id, resource_id, moments in recent:
+            if (alert_id, resource_id) in states:
+                states[(alert_id, resource_id)].recent_transitions = list(moments or [])
+    return states
 
 
 def _payload(
@@ -262,13 +323,13 @@ def _payload(
 
 
 class _Writer:
-    """Applies evaluations to the session: transitions, outbox rows and states."""
+    """Applies evaluations: transitions and their outbox rows (ORM, few), states (bulk statements, many)."""
 
     def __init__(
         self,
         session: Session,
         *,
-        states: dict[tuple[int, str], AlertState],
+        states: dict[tuple[int, str], StoredState],
         channels: Mapping[int, list[NotificationChannel]],
         silences: Sequence[SilenceSpec],
         now: datetime,
@@ -280,6 +341,8 @@ class _Writer:
         self.silences = silences
         self.now = now
         self.report = report
+        self.inserts: list[StoredState] = []
+        self.updates: dict[tuple[int, str], StoredState] = {}
 
     def _latest_transition(self, rule_id: int, resource_id: str) -> AlertTransition | None:
         return self.session.scalars(
@@ -289,35 +352,48 @@ class _Writer:
             .limit(1)
         ).first()
 
-    def apply(
-        self,
-        target: Target,
-        result: Evaluation,
-        *,
-        forced_kind: str | None = None,
-    ) -> None:
-        """Record the outcome of one evaluation (or, with `forced_kind`, of closing an alert)."""
-        rule = target.rule
-        assert rule.id is not None
-        row = self.states.get((rule.id, target.resource_id))
-        new_state = result.new_state
-        transition = None
-        datapoints = [point.to_record() for point in result.datapoints_used]
-        silenced = any(
-            silence.matches(rule_id=rule.id, resource_id=target.resource_id, tags=target.tags)
+    def _silenced(self, rule_id: int, target: Target) -> bool:
+        return any(
+            silence.matches(rule_id=rule_id, resource_id=target.resource_id, tags=target.tags)
             for silence in self.silences
         )
+
+    def apply(self, target: Target, result: Evaluation, *, forced_kind: str | None = None) -> None:
+        """Record the outcome of one evaluation (or, with `forced_kind`, of closing an alert)."""
+        rule = target.rule
+        rule_id = rule.id
+        assert rule_id is not None
+        row = self.states.get((rule_id, target.resource_id))
+        notified = _STATES[row.notified_state] if row else OK
+        new_state = result.new_state
+        changed = result.changed
+        if row is None and not changed:
+            return  # a new target still in INSUFFICIENT_DATA: nothing to remember or tell
+        if (
+            not changed
+            and row is not None
+            and row.flapping == result.flapping
+            and not result.recent_transitions
+            and not row.recent_transitions
+            and (new_state is notified or (new_state is INSUFFICIENT and notified is not ALARM))
+        ):
+            return  # the common case: nothing changed and the channels know the state
+        silenced = bool(self.silences) and self._silenced(rule_id, target)
         held = forced_kind is None and (silenced or result.flapping)
-        if result.changed:
+        reason = result.reason if changed else None
+        datapoints: list[dict[str, Any]] | None = None
+        transition = None
+        if changed:
+            datapoints = [point.to_record() for point in result.datapoints_used]
             transition = AlertTransition(
-                alert_id=rule.id,
+                alert_id=rule_id,
                 rule_name=rule.name,
                 resource_id=target.resource_id,
                 resource_type=target.resource_type,
                 region=target.region,
                 from_state=result.previous_state.value,
                 to_state=new_state.value,
-                reason=result.reason,
+                reason=reason,
                 datapoints=datapoints,
                 evaluated_at=result.evaluated_at,
                 recorded_at=self.now,
@@ -332,13 +408,12 @@ class _Writer:
                     "resource_id": target.resource_id,
                     "from": result.previous_state.value,
                     "to": new_state.value,
-                    "reason": result.reason,
+                    "reason": reason,
                     "evaluated_at": result.evaluated_at,
                     "silenced": silenced,
                     "flapping": result.flapping,
                 }
             )
-        notified = AlarmState(row.notified_state) if row else OK
         episode = row.episode if row else 0
         kind = forced_kind
         if kind is None:
@@ -349,22 +424,24 @@ class _Writer:
             elif new_state is INSUFFICIENT and notified is ALARM:
                 kind = Kind.INSUFFICIENT_DATA
         if kind is not None and held:
-            self.report.notifications_held += len(self.channels.get(rule.id, []))
+            self.report.notifications_held += len(self.channels.get(rule_id, []))
             kind = None
         if kind is not None:
             if kind == Kind.TRIGGER and notified is OK:
                 episode += 1
-            anchor = transition or self._latest_transition(rule.id, target.resource_id)
+            anchor = transition or self._latest_transition(rule_id, target.resource_id)
             if anchor is not None:
-                key = dedup_key(rule.id, target.resource_id, episode)
+                key = dedup_key(rule_id, target.resource_id, episode)
                 payload = _payload(
                     target,
                     kind=kind,
                     from_state=transition.from_state if transition is not None else notified.value,
                     to_state=new_state.value,
-                    reason=result.reason,
+                    reason=reason if reason is not None else result.reason,
                     evaluated_at=result.evaluated_at,
-                    datapoints=datapoints,
+                    datapoints=datapoints
+                    if datapoints is not None
+                    else [p.to_record() for p in result.datapoints_used],
                     key=key,
                     episode=episode,
                 )
@@ -372,7 +449,7 @@ class _Writer:
                     self.session,
                     transition=anchor,
                     kind=kind,
-                    channels=self.channels.get(rule.id, []),
+                    channels=self.channels.get(rule_id, []),
                     payload=payload,
                     key=key,
                     now=self.now,
@@ -381,39 +458,79 @@ class _Writer:
             notified = OK if kind == Kind.RESOLVE else new_state
         if transition is not None:
             transition.episode = episode
-        self._store_state(target, row, result, notified, episode)
+        self._store_state(target, row, result, reason, notified, episode)
 
     def _store_state(
-        self, target: Target, row: AlertState | None, result: Evaluation, notified: AlarmState, episode: int
+        self,
+        target: Target,
+        row: StoredState | None,
+        result: Evaluation,
+        reason: str | None,
+        notified: AlarmState,
+        episode: int,
     ) -> None:
         recent = [moment.isoformat() for moment in result.recent_transitions]
         rule_id = target.rule.id
         assert rule_id is not None
         if row is None:
-            if not result.changed and notified is OK:
-                return  # still INSUFFICIENT_DATA, nothing to remember
-            row = AlertState(alert_id=rule_id, resource_id=target.resource_id, since=result.evaluated_at)
-            self.session.add(row)
+            row = StoredState(
+                alert_id=rule_id,
+                resource_id=target.resource_id,
+                resource_type=target.resource_type,
+                region=target.region,
+                state=result.new_state.value,
+                since=result.evaluated_at,
+                reason=reason or "",
+                episode=episode,
+                notified_state=notified.value,
+                flapping=result.flapping,
+                recent_transitions=recent,
+                stored=False,
+            )
             self.states[(rule_id, target.resource_id)] = row
-        elif (
+            self.inserts.append(row)
+            return
+        if (
             not result.changed
             and row.flapping == result.flapping
-            and list(row.recent_transitions or []) == recent
+            and row.recent_transitions == recent
             and row.notified_state == notified.value
             and row.episode == episode
         ):
             return
-        row.resource_type = target.resource_type
-        row.region = target.region
         if result.changed:
             row.state = result.new_state.value
             row.since = result.evaluated_at
-            row.reason = result.reason
+            row.reason = reason or ""
+        row.resource_type, row.region = target.resource_type, target.region
         row.flapping = result.flapping
         row.recent_transitions = recent
         row.notified_state = notified.value
         row.episode = episode
-        row.updated_at = self.now
+        if row.stored:
+            self.updates[(rule_id, target.resource_id)] = row
+
+    def flush(self) -> None:
+        """Write the new and changed states: one INSERT and one UPDATE statement, each for many rows."""
+        columns = [field.name for field in dataclasses.fields(StoredState) if field.name != "stored"]
+        if self.inserts:
+            self.session.execute(
+                insert(AlertState),
+                [{**{c: getattr(row, c) for c in columns}, "updated_at": self.now} for row in self.inserts],
+            )
+            for row in self.inserts:
+                row.stored = True
+            self.inserts = []
+        if self.updates:
+            self.session.execute(
+                update(AlertState),
+                [
+                    {**{c: getattr(row, c) for c in columns}, "updated_at": self.now}
+                    for row in self.updates.values()
+                ],
+            )
+            self.updates = {}
+        self.session.flush()
 
 
 def _channels_by_rule(session: Session) -> dict[int, list[NotificationChannel]]:
@@ -444,15 +561,19 @@ def close_targets(
     incident is left open. Returns how many were closed. The caller holds the alerts lock.
     """
     assert rule.id is not None
-    query = select(AlertState).where(AlertState.alert_id == rule.id)
-    if resource_ids is not None:
-        query = query.where(AlertState.resource_id.in_(list(resource_ids)))
-    rows = [row for row in session.scalars(query) if row.state != INSUFFICIENT or row.notified_state != OK]
+    states = load_states(session, rule_ids=[rule.id])
+    wanted = None if resource_ids is None else set(resource_ids)
+    rows = [
+        row
+        for row in states.values()
+        if (wanted is None or row.resource_id in wanted)
+        and (row.state != INSUFFICIENT or row.notified_state != OK)
+    ]
     if not rows:
         return 0
     writer = _Writer(
         session,
-        states={(row.alert_id, row.resource_id): row for row in rows},
+        states=states,
         channels=_channels_by_rule(session),
         silences=(),
         now=now,
@@ -462,13 +583,14 @@ def close_targets(
         target = Target(rule, row.resource_id, row.resource_type, row.region, row.resource_id, {})
         result = Evaluation(
             new_state=INSUFFICIENT,
-            reason=reason,
             datapoints_used=(),
             evaluated_at=now,
-            previous_state=AlarmState(row.state),
+            previous_state=_STATES[row.state],
+            explanation=functools.partial(str, reason),
         )
-        notified = AlarmState(row.notified_state)
+        notified = _STATES[row.notified_state]
         writer.apply(target, result, forced_kind=Kind.RESOLVE if notified is not OK else None)
+    writer.flush()
     return len(rows)
 
 
@@ -491,7 +613,8 @@ def run_pass(
             lock_alerts(session)
             rules = load_rules(session, enabled_only=True)
             report.rules = len(rules)
-            states = {(row.alert_id, row.resource_id): row for row in session.scalars(select(AlertState))}
+            flapping_rules = [rule.id for rule in rules if rule.flap_transitions and rule.id is not None]
+            states = load_states(session, flap_rule_ids=flapping_rules)
             channels = _channels_by_rule(session)
             silences = [silence for silence in load_silences(session) if silence.active(now)]
             report.seconds["load"] = round(time.perf_counter() - clock, 4)
@@ -522,7 +645,8 @@ def run_pass(
                 rule = target.rule
                 assert rule.id is not None
                 seen.add((rule.id, target.resource_id))
-                prior = _prior(states.get((rule.id, target.resource_id)))
+                stored = states.get((rule.id, target.resource_id))
+                prior = stored.prior() if stored is not None else PriorState()
                 result = evaluate(
                     rule,
                     values.get(target.series_key, _EMPTY),
@@ -531,6 +655,7 @@ def run_pass(
                     settle=settle,
                 )
                 writer.apply(target, result)
+            writer.flush()
             if not inventory.empty:
                 _close_dropped(session, rules, states, seen, now, report)
             report.seconds["evaluate"] = round(time.perf_counter() - clock, 4)
@@ -554,7 +679,7 @@ def run_pass(
 def _close_dropped(
     session: Session,
     rules: Sequence[Rule],
-    states: Mapping[tuple[int, str], AlertState],
+    states: Mapping[tuple[int, str], StoredState],
     seen: set[tuple[int, str]],
     now: datetime,
     report: PassReport,

@@ -27,12 +27,12 @@ flaps exactly as the live run would.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from oaktree.alerts.rules import AlarmState, Rule, TreatMissingData
+from oaktree.alerts.rules import AlarmState, ComparisonOperator, Rule, TreatMissingData
 
 # Periods are aligned like the warehouse's period buckets (DuckDB's time_bucket origin, a Monday
 # midnight), so a period here is exactly one bucket of `read.series_for_keys(period_seconds=...)`
@@ -40,12 +40,11 @@ from oaktree.alerts.rules import AlarmState, Rule, TreatMissingData
 PERIOD_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Datapoint:
+class Datapoint(NamedTuple):
     """One period of the evaluation: its start, its value (None: missing), and what it counted as.
 
     `filled` marks a missing period that the missing-data treatment turned into a breaching or
-    non-breaching datapoint.
+    non-breaching datapoint. (A named tuple: a pass makes tens of thousands of them.)
     """
 
     ts: datetime
@@ -73,15 +72,23 @@ class PriorState:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The outcome of one evaluation; `evaluated_at` is the end of the newest period it considered."""
+    """The outcome of one evaluation; `evaluated_at` is the end of the newest period it considered.
+
+    The reason is written only when asked for (`reason`): a pass asks only for transitions.
+    """
 
     new_state: AlarmState
-    reason: str
     datapoints_used: tuple[Datapoint, ...]
     evaluated_at: datetime
     previous_state: AlarmState
+    explanation: Callable[[], str] = dataclasses.field(repr=False, compare=False)
     flapping: bool = False
     recent_transitions: tuple[datetime, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        """Return why the state is what it is, with the datapoints' values."""
+        return self.explanation()
 
     @property
     def changed(self) -> bool:
@@ -97,15 +104,24 @@ def period_start(moment: datetime, period: timedelta) -> datetime:
     return PERIOD_ORIGIN + ((moment - PERIOD_ORIGIN) // period) * period
 
 
-def _value(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
-
-
 def _fmt(value: float) -> str:
     return f"{value:.6g}"
+
+
+_STATES = {state.value: state for state in AlarmState}
+_COMPARE = {op: op.breaches for op in ComparisonOperator}
+_SLOTS: dict[tuple[datetime, timedelta, int], tuple[datetime, ...]] = {}
+
+
+def _slots(horizon: datetime, period: timedelta, size: int) -> tuple[datetime, ...]:
+    """Return the starts of the `size` periods before `horizon`, oldest first (shared by rules alike)."""
+    key = (horizon, period, size)
+    slots = _SLOTS.get(key)
+    if slots is None:
+        if len(_SLOTS) > 4096:
+            _SLOTS.clear()
+        slots = _SLOTS[key] = tuple(horizon - period * (size - index) for index in range(size))
+    return slots
 
 
 def evaluate(
@@ -125,77 +141,77 @@ def evaluate(
     values = datapoints if isinstance(datapoints, Mapping) else dict(datapoints)
     period = timedelta(seconds=rule.period)
     horizon = period_start(now - settle, period)  # start of the first unsettled period
-    size = rule.evaluation_range
-    slots = [horizon - period * (size - index) for index in range(size)]  # oldest first
-    observed = [_value(values.get(start)) for start in slots]
-    operator, threshold = rule.comparison_operator, rule.threshold
-    real = [
-        (index, Datapoint(start, value, operator.breaches(value, threshold)))
-        for index, (start, value) in enumerate(zip(slots, observed, strict=True))
-        if value is not None
-    ]
+    slots = _slots(horizon, period, rule.evaluation_range)
+    breaches, threshold = _COMPARE[rule.comparison_operator], rule.threshold
+    real: list[tuple[int, Datapoint]] = []
+    for index, start in enumerate(slots):
+        value = values.get(start)
+        if value is not None and value == value:  # NaN is missing too
+            real.append((index, Datapoint(start, float(value), breaches(value, threshold))))
     n, m = rule.evaluation_periods, rule.datapoints_to_alarm
     treatment = rule.treat_missing_data
-    prior = AlarmState(prior_state.state)
+    prior = _STATES[prior_state.state]
 
     used: tuple[Datapoint, ...]
+    explanation: Callable[[], str]
     if len(real) >= n:
         used = tuple(point for _, point in real[-n:])
         breaching = sum(point.breaching for point in used)
         state = AlarmState.ALARM if breaching >= m else AlarmState.OK
-        reason = _threshold_reason(rule, used, breaching)
+        explanation = functools.partial(_threshold_reason, rule, used, breaching, "")
     elif treatment in (TreatMissingData.BREACHING, TreatMissingData.NOT_BREACHING):
-        used = _filled(rule, slots, observed, real)
+        used = _filled(rule, slots, real)
         breaching = sum(bool(point.breaching) for point in used)
         state = AlarmState.ALARM if breaching >= m else AlarmState.OK
-        reason = (
-            _threshold_reason(rule, used, breaching) + f" ({n - len(real)} missing treated as {treatment})"
-        )
+        note = f" ({n - len(real)} missing treated as {treatment})"
+        explanation = functools.partial(_threshold_reason, rule, used, breaching, note)
     else:
         used = tuple(point for _, point in real)
         state, reason = _too_few_datapoints(rule, real, prior)
+        explanation = functools.partial(str, reason)
 
     if prior is AlarmState.ALARM and state is AlarmState.OK and rule.recovery_periods:
         clear = sum(point.breaching is False for point in used)
         if clear < rule.recovery_periods:
             state = AlarmState.ALARM
-            reason = (
+            explanation = functools.partial(
+                str,
                 f"still recovering: {clear} of the {len(used)} evaluated datapoints are clear; "
-                f"the alarm ends at {rule.recovery_periods} clear (recovery_periods)"
+                f"the alarm ends at {rule.recovery_periods} clear (recovery_periods)",
             )
 
     recent, flapping = _flap(rule, prior_state, state, horizon)
     return Evaluation(
         new_state=state,
-        reason=reason,
         datapoints_used=used,
         evaluated_at=horizon,
         previous_state=prior,
+        explanation=explanation,
         flapping=flapping,
         recent_transitions=recent,
     )
 
 
-def _threshold_reason(rule: Rule, used: tuple[Datapoint, ...], breaching: int) -> str:
+def _threshold_reason(rule: Rule, used: tuple[Datapoint, ...], breaching: int, note: str) -> str:
     shown = ", ".join(
         "missing" if point.value is None else f"{_fmt(point.value)} ({point.ts:%H:%M})"
         for point in reversed(used)
     )
     return (
         f"{breaching} of the last {len(used)} datapoints [{shown}] breached {rule.condition} "
-        f"(ALARM at {rule.datapoints_to_alarm})"
+        f"(ALARM at {rule.datapoints_to_alarm}){note}"
     )
 
 
 def _filled(
-    rule: Rule, slots: list[datetime], observed: list[float | None], real: list[tuple[int, Datapoint]]
+    rule: Rule, slots: tuple[datetime, ...], real: list[tuple[int, Datapoint]]
 ) -> tuple[Datapoint, ...]:
     """Return every real datapoint plus the newest missing periods, filled, up to N datapoints."""
     fills = rule.evaluation_periods - len(real)
     breach = rule.treat_missing_data is TreatMissingData.BREACHING
     real_at = dict(real)
-    filled_indexes = {index for index, value in enumerate(observed) if value is None}
-    newest_missing = sorted(filled_indexes, reverse=True)[:fills]
+    missing = [index for index in range(len(slots)) if index not in real_at]
+    newest_missing = set(missing[len(missing) - fills :])
     points = [
         real_at[index] if index in real_at else Datapoint(slots[index], None, breach, filled=True)
         for index in range(len(slots))
