@@ -1,4 +1,4 @@
-"""Alert benchmarks: one vectorised pass against a per-rule query loop; peak memory; alert latency on the sandbox.
+"""Alert benchmarks: one vectorised pass against a per-rule query loop, peak memory, latency on the sandbox.
 
 (a) 10,000 rules over 1,000 resources (10 rules each on 5 series: CPU Average and Maximum,
     NetworkIn, NetworkOut, DiskReadOps; 1-minute periods, 2 of 3), evaluated by `run_pass`
@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,14 @@ def pass_versus_loop(
         report = run_pass(settings=settings, factory=factory, now=now)
         steady.append((time.perf_counter() - started, report))
     seconds, report = sorted(steady, key=lambda pair: pair[0])[1]
+    # A long-lived evaluator keeps its warehouse connection; attaching the lake is then paid once.
+    with connect(settings=settings) as kept_open:
+        kept = []
+        for _ in range(3):
+            started = time.perf_counter()
+            run_pass(settings=settings, factory=factory, now=now, warehouse=kept_open)
+            kept.append(time.perf_counter() - started)
+    kept_seconds = statistics.median(kept)
     sample = random.Random(3).sample(rules, min(loop_sample, len(rules)))
     loop_seconds = per_rule_loop(settings, sample, now=now) * len(rules) / len(sample)
     read_and_evaluate = report.seconds["read"] + report.seconds["evaluate"]
@@ -180,12 +189,20 @@ def pass_versus_loop(
             "vs loop": f"{loop_seconds / sum(first.seconds.values()):.0f}x",
         },
         {
-            "engine": "one pass, steady state (median of 3)",
+            "engine": "one pass, steady state, opening the warehouse (median of 3)",
             "rules": f"{len(rules):,}",
             "warehouse queries": report.queries,
             "seconds": f"{seconds:.2f}",
             "read + evaluate s": f"{read_and_evaluate:.2f}",
             "vs loop": f"{loop_seconds / seconds:.0f}x",
+        },
+        {
+            "engine": "one pass, steady state, warehouse connection kept open (median of 3)",
+            "rules": f"{len(rules):,}",
+            "warehouse queries": report.queries,
+            "seconds": f"{kept_seconds:.2f}",
+            "read + evaluate s": f"{read_and_evaluate:.2f}",
+            "vs loop": f"{loop_seconds / kept_seconds:.0f}x",
         },
         {
             "engine": f"query per rule (timed on {len(sample)} rules, scaled)",
@@ -196,9 +213,10 @@ def pass_versus_loop(
             "vs loop": "1x",
         },
     ]
+    alarms = sum(t["to"] == "ALARM" for t in first.transitions)
     print(
-        f"Steady-state pass phases (s): {report.seconds}; first pass: {len(first.transitions):,} transitions, "
-        f"{sum(t['to'] == 'ALARM' for t in first.transitions):,} to ALARM.\n"
+        f"Steady-state pass phases (s): {report.seconds}; "
+        f"first pass: {len(first.transitions):,} transitions, {alarms:,} to ALARM.\n"
     )
     return rows, directory
 

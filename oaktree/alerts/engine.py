@@ -608,6 +608,8 @@ def run_pass(
     clock = time.perf_counter()
     own_connection = warehouse is None
     connection = warehouse or connect(settings=settings)
+    report.seconds["connect"] = round(time.perf_counter() - clock, 4)
+    clock = time.perf_counter()
     try:
         with factory() as session:
             lock_alerts(session)
