@@ -67,7 +67,7 @@ def sinks_summary() -> dict[str, Any]:
 def run_alert_step(settings: Settings) -> dict[str, Any]:
     """Apply the sandbox's rules, evaluate once, send to the loopback sinks; return the summary."""
     start_sinks()
-    settings = config.get_settings()
+    settings = config.get_settings()  # read again: the sinks' SMTP address was just set
     db.upgrade(settings.sqlalchemy_url)
     with db.session_scope(settings=settings) as session:
         applied = apply_rules(

@@ -106,22 +106,22 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
-    # Alerts (issue 8). A period is evaluated once it ended this long ago and never before
+    # Alerts. A period is evaluated once it ended this long ago and never before
     # collection reached its end. CloudWatch may still revise a value later (collection re-reads
     # the last minutes); a minute is enough for its late samples to land in practice, and more
     # delays every alert by as much.
     alert_settle_seconds: int = Field(default=60, ge=0, le=3600)
-    # Alerts (issue 8): delivery from the outbox. A failed delivery is retried after
+    # Alerts: delivery from the outbox. A failed delivery is retried after
     # base x 2^(attempts-1) seconds (at most the max, at least the channel's Retry-After) until
     # the attempts run out; then it is `failed` and shown in the history.
     alert_delivery_max_attempts: int = Field(default=10, ge=1, le=100)
     alert_retry_base_seconds: float = Field(default=5.0, ge=0, le=3600)
     alert_retry_max_seconds: float = Field(default=600.0, ge=0, le=86400)
     alert_send_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    # Alerts (issue 8): a notification claimed by a sender that died while sending is sent again
+    # Alerts: a notification claimed by a sender that died while sending is sent again
     # after this long (channels receive an idempotency key; see docs/alerts.md).
     alert_sending_lease_seconds: int = Field(default=300, ge=10, le=86400)
-    # Alerts (issue 8): PagerDuty Events API v2; a channel may name its own endpoint.
+    # Alerts: PagerDuty Events API v2; a channel may name its own endpoint.
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
 
     # Warehouse (issue 3): days each resolution is kept; the defaults mirror CloudWatch's own retention

@@ -52,6 +52,7 @@ OK, ALARM, INSUFFICIENT = AlarmState.OK, AlarmState.ALARM, AlarmState.INSUFFICIE
 EVENT_TYPE = "alarm_state_changed"
 UNKNOWN_REGION = "unknown"
 _EMPTY: dict[datetime, float] = {}
+MAX_ARTIFACT_ROWS = 200  # a new rule on a large fleet makes thousands of first transitions
 SeriesKey = tuple[str, str, str, int]  # resource_id, metric_name, rule statistic, period seconds
 
 
@@ -98,9 +99,11 @@ class PassReport:
         ]
         if self.transitions:
             lines += ["", "| rule | resource | from | to | reason |", "| --- | --- | --- | --- | --- |"]
-            for t in self.transitions:
+            for t in self.transitions[:MAX_ARTIFACT_ROWS]:
                 reason = t["reason"].replace("|", "/")
                 lines.append(f"| {t['rule']} | {t['resource_id']} | {t['from']} | {t['to']} | {reason} |")
+            if len(self.transitions) > MAX_ARTIFACT_ROWS:
+                lines.append(f"\n{len(self.transitions) - MAX_ARTIFACT_ROWS} more: `oaktree alerts history`.")
         return "\n".join(lines)
 
 
