@@ -13,7 +13,8 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from oaktree import db
+from flows.health import FAILURE_HOOKS
+from oaktree import db, selfmonitoring
 from oaktree.alerts.engine import PassReport, record_transition_events, run_pass
 from oaktree.alerts.outbox import SendReport, send_pending
 from oaktree.config import get_settings
@@ -54,6 +55,21 @@ def record_events_task() -> int:
     return record_transition_events(factory=db.session_factory(settings.sqlalchemy_url), settings=settings)
 
 
+# No retries: publishing logs and swallows AWS errors itself (health reporting never fails a run).
+@task(cache_policy=NO_CACHE)
+def publish_alert_health(evaluation_seconds: float, sent: SendReport | None) -> int:
+    """Publish the round's evaluation time and each tried channel's failed deliveries (0s clear alarms)."""
+    settings = get_settings()
+    calls = selfmonitoring.record_evaluation(evaluation_seconds, settings=settings)
+    if sent is not None and sent.by_channel:
+        failed = {
+            channel: sum(counts.get(outcome, 0) for outcome in ("retrying", "failed", "unknown"))
+            for channel, counts in sent.by_channel.items()
+        }
+        calls += selfmonitoring.record_notifications(failed, settings=settings)
+    return calls
+
+
 def _markdown(report: PassReport, sent: SendReport | None, failure: str | None, events: int) -> str:
     lines = [report.to_markdown(), ""]
     if sent is not None:
@@ -71,7 +87,7 @@ def _markdown(report: PassReport, sent: SendReport | None, failure: str | None, 
     return "\n".join(lines)
 
 
-@flow(name="evaluate_alerts", log_prints=False)
+@flow(name="evaluate_alerts", log_prints=False, **FAILURE_HOOKS)
 def evaluate_alerts() -> dict[str, Any]:
     """Evaluate every enabled rule, send its notifications and record its transitions; publish an artifact."""
     report = evaluate_rules_task()
@@ -85,6 +101,7 @@ def evaluate_alerts() -> dict[str, Any]:
         sent = error.report if isinstance(error, DeliveriesPending) else None
         failure = str(error)
     events = record_events_task()
+    publish_alert_health(sum(report.seconds.values()), sent)
     create_markdown_artifact(
         key="alerts", markdown=_markdown(report, sent, failure, events), description="Alert evaluation run"
     )

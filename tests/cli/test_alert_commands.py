@@ -62,7 +62,7 @@ def test_apply_list_silence_and_history() -> None:
     ]
     assert {c["name"]: c.get("url") for c in listed["channels"]}[
         "ops-slack"
-    ] == "secretsmanager:oaktree/slack-webhook"
+    ] == "secretsmanager:oaktree/channels/slack-webhook-url"
 
     silence = _ok("alerts", "silence", "add", "--rule", "high-cpu", "--for", "30", "--comment", "deploy")
     window = _ok("alerts", "silence", "add", "--tag", "env=prod", "--weekly", "sat,sun 02:00-04:00")

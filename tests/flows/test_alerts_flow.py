@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 from prefect.client.orchestration import get_client
 
@@ -80,6 +81,10 @@ def test_the_flow_fires_and_its_retried_send_task_delivers_once(
     again = alerts_flow.evaluate_alerts()
     assert (again["transitions"], again["notifications"]["sent"]) == ([], 0)
     assert len(hook.received()) == 2
+    # OakTree's own health: the evaluation time and the channel's failed deliveries (the 500).
+    cloudwatch = boto3.client("cloudwatch", region_name=settings.storage_region)
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="OakTree")["Metrics"]}
+    assert {"EvaluationDurationSeconds", "NotificationsFailed"} <= names
     markdown = asyncio.run(_artifact_markdown("alerts"))
     assert (
         "| rules | targets | series read | queries | transitions | notifications queued | held |" in markdown
