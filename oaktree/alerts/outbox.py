@@ -396,10 +396,3 @@ def send_pending(
         blocked_episodes.discard(episode)
         log.info("alerts.notification_sent", channel=row.channel_name, notification_id=row.id, kind=row.kind)
     return report
-
-
-def unfinished_count(session: Session) -> int:
-    """Return how many notifications are not yet finished."""
-    return len(
-        session.scalars(select(AlertNotification.id).where(AlertNotification.status.in_(UNFINISHED))).all()
-    )

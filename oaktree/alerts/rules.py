@@ -17,7 +17,6 @@ from typing import Any
 from oaktree.auth.validation import control_character_problem
 from oaktree.catalogue import CATALOGUE, MetricSpec
 from oaktree.config import known_regions
-from oaktree.inventory import ResourceType
 
 
 class AlarmState(enum.StrEnum):
@@ -498,8 +497,3 @@ def parse_rule(draft: Mapping[str, Any], *, rule_id: int | None = None) -> Rule:
         flap_transitions=flap_transitions,
         flap_window_minutes=flap_window,
     )
-
-
-def resource_type_of(rule: Rule) -> ResourceType:
-    """Return the rule's resource type as the inventory's enum."""
-    return ResourceType(rule.resource_type)

@@ -47,6 +47,14 @@ TABLES = {
     "revoked_tokens",
     "password_reset_tokens",
     "alembic_version",
+    # The alert engine's (migration 0003).
+    "notification_channels",
+    "alert_channels",
+    "alert_states",
+    "alert_transitions",
+    "alert_notifications",
+    "alert_delivery_attempts",
+    "alert_silences",
 }
 
 

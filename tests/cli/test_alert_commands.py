@@ -161,3 +161,28 @@ def test_evaluate_once_fires_sends_and_records_then_backtest_agrees(aws: None, t
         _error("alerts", "backtest", str(path), "--rule", "nope")
         == f"oaktree: error: no rule named 'nope' in {path}"
     )
+
+
+def test_the_demo_lists_its_alarms_and_what_the_sinks_received() -> None:
+    from cli.demo_alerts import alerts_text
+
+    summary = {
+        "transitions": [
+            {"rule": "incident-cpu", "resource_id": "i-1", "from": "INSUFFICIENT_DATA", "to": "ALARM"},
+            {"rule": "incident-cpu", "resource_id": "i-2", "from": "INSUFFICIENT_DATA", "to": "OK"},
+        ],
+        "sinks": {
+            "mail": {
+                "address": "127.0.0.1:2525",
+                "received": [{"to": ["a@example.com"], "subject": "[ALARM] x"}],
+            },
+            "webhook": {"url": "http://127.0.0.1:1/oaktree", "received": [{"rule": "incident-cpu"}]},
+        },
+    }
+    assert alerts_text(summary) == [
+        "alerts: 2 transitions, 1 to ALARM:",
+        "  incident-cpu on i-1: INSUFFICIENT_DATA -> ALARM",
+        "mail sink 127.0.0.1:2525 received 1 message(s):",
+        "  [ALARM] x",
+        "webhook sink http://127.0.0.1:1/oaktree received 1 document(s)",
+    ]
