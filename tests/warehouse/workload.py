@@ -8,6 +8,7 @@ Each role writes a JSON result file the test reads.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,14 @@ from tests.warehouse.builders import points
 
 SERIES = 20
 # Recent enough to be inside every retention, old enough to be settled.
-RECENT = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+# The test and every process it starts must agree on it even across an hour boundary: the test
+# process fixes it and hands it down in the environment.
+RECENT = datetime.fromisoformat(
+    os.environ.setdefault(
+        "WAREHOUSE_TEST_RECENT",
+        (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0).isoformat(),
+    )
+)
 
 
 def collect(
