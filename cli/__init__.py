@@ -14,8 +14,6 @@ from cli import (
     warehouse_commands,
 )
 from cli.common import fail
-from oaktree.config import ConfigError, get_settings
-from oaktree.logs import configure_logging, use_prefect_logging_config
 
 app = typer.Typer(
     name="oaktree",
@@ -32,6 +30,10 @@ def _configure(context: typer.Context) -> None:
     # Every command needs valid settings, and logging needs its level: read them before any
     # command runs, and before its error handling exists, so a bad value is one line here too.
     # `oaktree check` reports a bad setting in its table instead, beside everything else.
+    # Imported here, not at the top, so `oaktree --help` does not pay for pydantic and structlog.
+    from oaktree.config import ConfigError, get_settings
+    from oaktree.logs import configure_logging, use_prefect_logging_config
+
     try:
         settings = get_settings()
     except ConfigError as exc:

@@ -10,22 +10,16 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from cli.auth_commands import database_errors
-from cli.common import JsonOption, UsageError, emit, one_line_errors
-from oaktree import db
-from oaktree.alerts import service
-from oaktree.alerts.channels import InvalidChannel
-from oaktree.alerts.engine import PassReport, record_transition_events, run_pass
-from oaktree.alerts.outbox import SendReport, send_pending
-from oaktree.alerts.rules import InvalidRule
-from oaktree.alerts.rules_file import InvalidRulesFile, apply_rules, load_rules_file
-from oaktree.alerts.silences import InvalidSilence
+from cli.common import JsonOption, UsageError, current_settings, emit, one_line_errors
 from oaktree.auth.roles import Principal
-from oaktree.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from oaktree.config import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,6 +33,12 @@ def alert_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from oaktree.alerts import service
+        from oaktree.alerts.channels import InvalidChannel
+        from oaktree.alerts.rules import InvalidRule
+        from oaktree.alerts.rules_file import InvalidRulesFile
+        from oaktree.alerts.silences import InvalidSilence
+
         try:
             return command(*args, **kwargs)
         except (InvalidRule, InvalidChannel, InvalidSilence, InvalidRulesFile) as exc:
@@ -50,12 +50,16 @@ def alert_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _ready_settings() -> Settings:
-    settings = get_settings()
+    from oaktree import db
+
+    settings = current_settings()
     db.require_current_schema(settings.sqlalchemy_url)
     return settings
 
 
 def _rules_file(path: Path) -> Any:
+    from oaktree.alerts.rules_file import load_rules_file
+
     if not path.is_file():
         raise UsageError(f"no rules file at {path}")
     return load_rules_file(path)
@@ -63,9 +67,13 @@ def _rules_file(path: Path) -> Any:
 
 def evaluate_once(settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
     """Run one pass, send what it queued (and anything left before), record its events; return a summary."""
+    from oaktree import db
+    from oaktree.alerts.engine import record_transition_events, run_pass
+    from oaktree.alerts.outbox import send_pending
+
     factory = db.session_factory(settings.sqlalchemy_url)
-    report: PassReport = run_pass(settings=settings, factory=factory, now=now)
-    sent: SendReport = send_pending(factory=factory, settings=settings, now=now)
+    report = run_pass(settings=settings, factory=factory, now=now)
+    sent = send_pending(factory=factory, settings=settings, now=now)
     events = record_transition_events(factory=factory, settings=settings, now=now)
     summary = report.to_dict()
     summary["notifications"] = sent.to_dict()
@@ -151,6 +159,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Create or update the file's channels and rules (idempotent); report created/updated/unchanged."""
+        from oaktree import db
+        from oaktree.alerts.rules_file import apply_rules
+
         settings = _ready_settings()
         rules_file = _rules_file(path)
         with db.session_scope(settings=settings) as session:
@@ -164,6 +175,9 @@ def register(app: typer.Typer) -> None:
     @database_errors
     def alerts_list(as_json: JsonOption = False) -> None:
         """List every rule with its current state on each resource."""
+        from oaktree import db
+        from oaktree.alerts import service
+
         settings = _ready_settings()
         with db.session_scope(settings=settings) as session:
             rules = service.list_rules(session=session, principal=CLI_PRINCIPAL)
@@ -199,7 +213,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Replay the file's rules over the stored history: how often each would have fired, and when."""
-        settings = get_settings()
+        from oaktree.alerts import service
+
+        settings = current_settings()
         rules = [r for r in _rules_file(path).rules if rule is None or r.name == rule]
         if not rules:
             raise UsageError(f"no rule named {rule!r} in {path}")
@@ -232,6 +248,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Show transitions (reason, datapoints) with their notifications and every delivery attempt."""
+        from oaktree import db
+        from oaktree.alerts import service
+
         settings = _ready_settings()
         with db.session_scope(settings=settings) as session:
             transitions = service.list_history(
@@ -262,6 +281,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Hold notifications of matching rule-resources for a while, or every week in a window."""
+        from oaktree import db
+        from oaktree.alerts import service
+
         settings = _ready_settings()
         draft = {
             "rule": rule,
@@ -288,6 +310,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """List silences (by default those active now or still to come)."""
+        from oaktree import db
+        from oaktree.alerts import service
+
         settings = _ready_settings()
         with db.session_scope(settings=settings) as session:
             silences = service.list_silences(
@@ -303,6 +328,9 @@ def register(app: typer.Typer) -> None:
         silence_id: Annotated[int, typer.Argument(help="The silence's id.")], as_json: JsonOption = False
     ) -> None:
         """End a silence now (the next pass sends what it held, if the state moved on)."""
+        from oaktree import db
+        from oaktree.alerts import service
+
         settings = _ready_settings()
         with db.session_scope(settings=settings) as session:
             silence = service.end_silence(session=session, principal=CLI_PRINCIPAL, silence_id=silence_id)

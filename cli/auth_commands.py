@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from cli.common import JsonOption, UsageError, emit, one_line_errors, stdin_secret
-from oaktree import db
-from oaktree.auth import users as user_service
-from oaktree.auth.context import auth_context
-from oaktree.auth.demo import generate_password
-from oaktree.auth.errors import AuthError
+from cli.common import JsonOption, UsageError, current_settings, emit, one_line_errors, stdin_secret
 from oaktree.auth.roles import Principal, Role
-from oaktree.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from oaktree.config import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,12 +35,18 @@ def database_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        # Imported per call: the database layer costs more than the rest of `oaktree --help`.
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        from oaktree import db
+        from oaktree.auth.errors import AuthError
+
         try:
             return command(*args, **kwargs)
         except (AuthError, db.SchemaNotCurrent, db.MigrationRefused) as exc:
             raise UsageError(str(exc)) from None
         except OperationalError as exc:
-            url = db.redacted_url(get_settings().sqlalchemy_url)
+            url = db.redacted_url(current_settings().sqlalchemy_url)
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown error"
             raise UsageError(f"cannot use the database at {url} ({reason})") from None
         except DBAPIError as exc:
@@ -55,7 +57,9 @@ def database_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _ready_settings() -> Settings:
-    settings = get_settings()
+    from oaktree import db
+
+    settings = current_settings()
     db.require_current_schema(settings.sqlalchemy_url)
     return settings
 
@@ -87,7 +91,9 @@ def register(app: typer.Typer) -> None:
     @database_errors
     def db_upgrade(as_json: JsonOption = False) -> None:
         """Bring the database to the latest migration (creates it when empty)."""
-        url = get_settings().sqlalchemy_url
+        from oaktree import db
+
+        url = current_settings().sqlalchemy_url
         result = db.upgrade(url)
         emit(
             {"database": db.redacted_url(url), "before": result["before"], "revision": result["after"]},
@@ -99,7 +105,9 @@ def register(app: typer.Typer) -> None:
     @database_errors
     def db_status(as_json: JsonOption = False) -> None:
         """Show the database's migration revision and whether it is the latest."""
-        url = get_settings().sqlalchemy_url
+        from oaktree import db
+
+        url = current_settings().sqlalchemy_url
         current, head = db.current_revision(url), db.head_revision()
         emit(
             {
@@ -122,6 +130,11 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Create an account; without --password-stdin a strong password is generated and shown once."""
+        from oaktree import db
+        from oaktree.auth import users as user_service
+        from oaktree.auth.context import auth_context
+        from oaktree.auth.demo import generate_password
+
         settings = _ready_settings()
         password = stdin_secret() if password_stdin else generate_password()
         with db.session_scope(settings=settings) as session:
@@ -144,6 +157,9 @@ def register(app: typer.Typer) -> None:
     @database_errors
     def users_list(as_json: JsonOption = False) -> None:
         """List every account with its roles."""
+        from oaktree import db
+        from oaktree.auth import users as user_service
+
         settings = _ready_settings()
         with db.session_scope(settings=settings) as session:
             rows = user_service.list_users(session=session, principal=CLI_PRINCIPAL)
@@ -154,6 +170,10 @@ def register(app: typer.Typer) -> None:
     @database_errors
     def users_set_role(username: UsernameOption, role: RoleOption, as_json: JsonOption = False) -> None:
         """Give an account exactly one role (its sessions end, since they carry the old roles)."""
+        from oaktree import db
+        from oaktree.auth import users as user_service
+        from oaktree.auth.context import auth_context
+
         settings = _ready_settings()
         with db.session_scope(settings=settings) as session:
             user = user_service.set_role(
@@ -167,6 +187,10 @@ def register(app: typer.Typer) -> None:
         emit(summary, as_json=as_json)
 
     def _set_active(username: str, active: bool, as_json: bool) -> None:
+        from oaktree import db
+        from oaktree.auth import users as user_service
+        from oaktree.auth.context import auth_context
+
         settings = _ready_settings()
         with db.session_scope(settings=settings) as session:
             user = user_service.set_active(
@@ -200,6 +224,11 @@ def register(app: typer.Typer) -> None:
         username: UsernameOption, password_stdin: PasswordStdinOption = False, as_json: JsonOption = False
     ) -> None:
         """Set an account's password (ends its sessions and lifts a lockout)."""
+        from oaktree import db
+        from oaktree.auth import users as user_service
+        from oaktree.auth.context import auth_context
+        from oaktree.auth.demo import generate_password
+
         settings = _ready_settings()
         password = stdin_secret() if password_stdin else generate_password()
         with db.session_scope(settings=settings) as session:

@@ -7,9 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import JsonOption, UsageError, emit, one_line_errors
-from oaktree import aws
-from oaktree.config import get_settings
+from cli.common import JsonOption, UsageError, current_settings, emit, one_line_errors
 
 RegionOption = Annotated[
     list[str] | None,
@@ -55,9 +53,10 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Collect CloudWatch metrics of the discovered inventory (batched GetMetricData)."""
+        from oaktree import aws
         from oaktree.collection.pipeline import collect_once
 
-        settings = get_settings()
+        settings = current_settings()
         unknown = [name for name in region or [] if name not in settings.regions]
         if unknown:
             raise UsageError(f"region(s) not configured in OAKTREE_REGIONS: {', '.join(unknown)}")
@@ -85,5 +84,5 @@ def register(app: typer.Typer) -> None:
         """Bring the warehouse's 5-minute, hourly and daily rollups up to date with the 1-minute points."""
         from oaktree.warehouse.rollups import rollup_warehouse
 
-        report = rollup_warehouse(get_settings(), since=_parse_since(since))
+        report = rollup_warehouse(current_settings(), since=_parse_since(since))
         emit(report.to_dict(), as_json=as_json)

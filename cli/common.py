@@ -8,13 +8,12 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
-from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 
-from oaktree.config import ConfigError
-from oaktree.warehouse.errors import WarehouseError
+if TYPE_CHECKING:
+    from oaktree.config import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,6 +61,35 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
+def current_settings() -> Settings:
+    """Return the validated settings (imported on first use: `oaktree --help` needs none)."""
+    from oaktree.config import get_settings
+
+    return get_settings()
+
+
+def operator_message(error: BaseException) -> str | None:
+    """Return the one line an operator needs for a configuration or connectivity error, else None.
+
+    The error types are imported here, when something failed, rather than at the top: importing
+    botocore, pydantic and the warehouse for every `oaktree --help` would cost most of its start.
+    """
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    from oaktree.config import ConfigError
+    from oaktree.warehouse.errors import WarehouseError
+
+    if isinstance(error, ConfigError | UsageError | WarehouseError):
+        return str(error)
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach the AWS endpoint ({error.kwargs.get('endpoint_url', 'unknown')})"
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials found (standard chain: env, profile, instance role)"
+    if isinstance(error, NoRegionError):
+        return "no AWS region configured"
+    return None
+
+
 def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn configuration and connectivity errors into one line on stderr and exit code 2."""
 
@@ -69,18 +97,16 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (ConfigError, UsageError, WarehouseError) as exc:
-            fail(str(exc))
-        except EndpointConnectionError as exc:
-            fail(f"cannot reach the AWS endpoint ({exc.kwargs.get('endpoint_url', 'unknown')})")
-        except NoCredentialsError:
-            fail("no AWS credentials found (standard chain: env, profile, instance role)")
-        except NoRegionError:
-            fail("no AWS region configured")
-        except OSError as exc:  # disk full, permission denied on the data dir: not a bug, not config
-            typer.echo(f"oaktree: error: {exc}", err=True)
-            raise typer.Exit(1) from None
-        raise AssertionError("unreachable")
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            message = operator_message(exc)
+            if message is not None:
+                fail(message)
+            if isinstance(exc, OSError):  # disk full, permission denied on the data dir: not config
+                typer.echo(f"oaktree: error: {exc}", err=True)
+                raise typer.Exit(1) from None
+            raise  # a bug: keep its traceback
 
     return wrapper
 

@@ -7,20 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import JsonOption, UsageError, emit, one_line_errors, to_json
-from cli.demo import run_pipeline, use_fresh_demo_dir
-from cli.demo_alerts import alerts_text
-from oaktree import aws
-from oaktree.config import get_settings
-from oaktree.discovery.pipeline import discover_all
-from oaktree.storage.tables import ensure_tables
+from cli.common import JsonOption, UsageError, current_settings, emit, one_line_errors, to_json
 
 
 def bootstrap_storage() -> dict[str, Any]:
     """Create OakTree's DynamoDB tables and the warehouse if missing; return what was created."""
+    from oaktree import aws
+    from oaktree.storage.tables import ensure_tables
     from oaktree.warehouse.lake import lake_location, open_for_writing
 
-    settings = get_settings()
+    settings = current_settings()
     aws.check_reachable(settings.storage_region)
     created = ensure_tables(
         metrics_table=settings.metrics_table,
@@ -48,6 +44,8 @@ def _discovery_text(summary: dict[str, Any]) -> str:
 
 
 def _demo_text(summary: dict[str, Any]) -> str:
+    from cli.demo_alerts import alerts_text
+
     discovery, collection = summary["discovery"], summary["collection"]
     lines = [
         f"sandbox AWS endpoint: {summary['sandbox']['endpoint_url']}",
@@ -89,7 +87,10 @@ def register(app: typer.Typer) -> None:
     @one_line_errors
     def discover(as_json: JsonOption = False) -> None:
         """Discover EC2, ECS and DynamoDB resources in every configured region and record changes."""
-        settings = get_settings()
+        from oaktree import aws
+        from oaktree.discovery.pipeline import discover_all
+
+        settings = current_settings()
         aws.check_reachable(settings.storage_region)
         report = discover_all(settings)
         emit(report.to_dict(), as_json=as_json, human=_discovery_text)
@@ -104,9 +105,10 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Start a fresh sandbox AWS account and run the whole pipeline on it (then keep serving)."""
+        from cli.demo import run_pipeline, use_fresh_demo_dir
         from sandbox.server import SandboxPortInUseError, start_sandbox
 
-        settings = use_fresh_demo_dir(get_settings())
+        settings = use_fresh_demo_dir(current_settings())
         if port is None:
             port = 0 if once else settings.sandbox_port  # a one-shot run takes any free port
         try:

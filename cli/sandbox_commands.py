@@ -9,11 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import JsonOption, UsageError, emit, one_line_errors
-from oaktree.config import get_settings
-from oaktree.logs import get_logger
-
-log = get_logger(__name__)
+from cli.common import JsonOption, UsageError, current_settings, emit, one_line_errors
 
 
 def _human(summary: dict[str, Any]) -> str:
@@ -74,7 +70,7 @@ def register(app: typer.Typer) -> None:
         # Imported here: moto's server stack is heavy and only this command needs it.
         from sandbox.server import SandboxPortInUseError, start_sandbox
 
-        settings = get_settings()
+        settings = current_settings()
         try:
             running = start_sandbox(
                 port=settings.sandbox_port if port is None else port,

@@ -9,8 +9,7 @@ from typing import Any
 
 import typer
 
-from cli.common import JsonOption, emit, one_line_errors
-from oaktree.config import get_settings
+from cli.common import JsonOption, current_settings, emit, one_line_errors
 
 
 def _status_text(summary: dict[str, Any]) -> str:
@@ -45,7 +44,7 @@ def register(app: typer.Typer) -> None:
         from oaktree.warehouse import connect, read
         from oaktree.warehouse.lake import lake_location
 
-        settings = get_settings()
+        settings = current_settings()
         location = lake_location(settings)
         with connect(settings=settings) as connection:
             summary = {
@@ -62,7 +61,7 @@ def register(app: typer.Typer) -> None:
         """Delete rows older than each table's retention (OAKTREE_WAREHOUSE_RETENTION_*_DAYS)."""
         from oaktree.warehouse.maintenance import apply_configured_retention
 
-        emit(apply_configured_retention(get_settings()).to_dict(), as_json=as_json, human=_retention_text)
+        emit(apply_configured_retention(current_settings()).to_dict(), as_json=as_json, human=_retention_text)
 
     @warehouse_app.command("compact")
     @one_line_errors
@@ -70,4 +69,4 @@ def register(app: typer.Typer) -> None:
         """Merge small files, expire old snapshots and delete files past their grace."""
         from oaktree.warehouse.maintenance import compact_configured
 
-        emit(compact_configured(get_settings()).to_dict(), as_json=as_json)
+        emit(compact_configured(current_settings()).to_dict(), as_json=as_json)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import importlib.resources
+import json
 import re
 from email.utils import parseaddr
 from pathlib import Path
@@ -43,11 +45,9 @@ SECRETS_MANAGER_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 @functools.cache
 def known_regions() -> frozenset[str]:
     """Return every region name of botocore's endpoint data (every partition)."""
-    # The loader reads the same data a boto3 session would, for a fraction of a session's import
-    # time: every `oaktree` command validates its regions before it runs.
-    from botocore.loaders import create_loader
-
-    endpoints = create_loader().load_data("endpoints")
+    # The same file a boto3 session reads, parsed directly: every `oaktree` command validates
+    # its regions before it runs, and importing botocore's loader costs more than reading it.
+    endpoints = json.loads((importlib.resources.files("botocore") / "data" / "endpoints.json").read_text())
     return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
 
 

@@ -6,18 +6,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from oaktree.config import Settings
 from oaktree.logs import get_logger
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = get_logger(__name__)
 
@@ -102,7 +101,11 @@ def session_scope(*, settings: Settings | None = None, url: str | None = None) -
         session.close()
 
 
+# Alembic is imported by the functions that use it: a command that only checks the schema
+# revision (every `oaktree users` command) would otherwise pay for its command layer at start.
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -110,7 +113,9 @@ def _alembic_config() -> Config:
 
 def head_revision() -> str:
     """Return the newest migration's revision id."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     if head is None:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
     return head
@@ -118,6 +123,8 @@ def head_revision() -> str:
 
 def current_revision(url: str) -> str | None:
     """Return the database's migration revision (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine_for(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -125,6 +132,8 @@ def current_revision(url: str) -> str | None:
 def upgrade(url: str, revision: str = "head") -> dict[str, str | None]:
     """Migrate the database to `revision` (default: the latest); return the revisions before and after."""
     before = current_revision(url)
+    from alembic import command  # only migrating needs Alembic's command layer
+
     config = _alembic_config()
     with engine_for(url).begin() as connection:
         # Hand Alembic our connection: no alembic.ini, and passwords in the URL need no escaping.
@@ -138,6 +147,8 @@ def upgrade(url: str, revision: str = "head") -> dict[str, str | None]:
 def downgrade(url: str, revision: str) -> dict[str, str | None]:
     """Migrate the database back to `revision` ("base" empties it); return the revisions before and after."""
     before = current_revision(url)
+    from alembic import command
+
     config = _alembic_config()
     with engine_for(url).begin() as connection:
         config.attributes["connection"] = connection

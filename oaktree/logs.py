@@ -22,6 +22,7 @@ _NOISY_LOGGERS = (
     "aiosmtpd",
     "mail.log",
     "alembic.runtime.migration",
+    "alembic.runtime.plugins",
     "httpx",
     "httpcore",
 )

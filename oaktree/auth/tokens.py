@@ -11,9 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
-from botocore.exceptions import ClientError
 
-from oaktree import aws
 from oaktree.auth.errors import InvalidToken
 from oaktree.config import MIN_SECRET_BYTES, ConfigError, Settings
 from oaktree.logs import get_logger
@@ -146,6 +144,10 @@ def resolve_jwt_secret(settings: Settings) -> str:
 
 def fetch_secret(secret_id: str, *, default_region: str) -> str:
     """Return a Secrets Manager secret's string; the region comes from the ARN when one is given."""
+    from botocore.exceptions import ClientError  # only production reads the secret from AWS
+
+    from oaktree import aws
+
     parts = secret_id.split(":")
     region = parts[3] if secret_id.startswith("arn:") and len(parts) > 3 else default_region
     client = aws.client("secretsmanager", region)

@@ -7,7 +7,7 @@ validated first, committed at the end, nothing stored when it raises.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from models import LoginAttempt, PasswordResetToken, User, UserRole
 from models import Role as RoleRow
 from oaktree.auth import audit
-from oaktree.auth.context import AuthContext
 from oaktree.auth.errors import AuthenticationFailed, InvalidInput, UserNotFound
 from oaktree.auth.locking import accounts_locked
 from oaktree.auth.lockout import Outcome, identifier_digest
@@ -24,6 +23,9 @@ from oaktree.auth.passwords import hash_password, password_problem, verify_passw
 from oaktree.auth.roles import ROLE_NAMES, Permission, Principal, Role, require
 from oaktree.auth.validation import control_character_problem, normalise_email, username_problem
 from oaktree.logs import get_logger
+
+if TYPE_CHECKING:
+    from oaktree.auth.context import AuthContext
 
 log = get_logger(__name__)
 
