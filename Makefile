@@ -48,7 +48,7 @@ demo: venv ## Start a Prefect server and run the pipeline on the sandbox account
 	@scripts/demo.sh
 
 demo-once: venv ## Run the whole pipeline once on a fresh sandbox and print a JSON summary
-	$(UV) run --frozen oaktree demo --once --json
+	@$(UV) run --frozen --quiet oaktree demo --once --json
 
 bench: venv ## Run the benchmarks and print their tables (ONLY="bench_x bench_y" runs some)
 	$(UV) run --frozen python -m benchmarks $(ONLY)

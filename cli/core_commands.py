@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import JsonOption, UsageError, current_settings, emit, one_line_errors, to_json
+from cli.common import JsonOption, UsageError, current_settings, emit, one_line_errors
 
 
 def bootstrap_storage() -> dict[str, Any]:
@@ -43,35 +43,65 @@ def _discovery_text(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _demo_text(summary: dict[str, Any]) -> str:
+_TYPE_NAMES = {
+    "ec2_instance": "EC2 instances",
+    "ecs_cluster": "ECS clusters",
+    "ecs_service": "ECS services",
+    "dynamodb_table": "DynamoDB tables",
+}
+
+
+def demo_text(summary: dict[str, Any], *, logins: list[tuple[str, str, str]] | None = None) -> str:
+    """Return the demo's summary in words: the fleet, the incident, where to look, the logins."""
     from cli.demo_alerts import alerts_text
 
-    discovery, collection = summary["discovery"], summary["collection"]
+    sandbox, discovery, collection = summary["sandbox"], summary["discovery"], summary["collection"]
+    per_type = discovery["resources_by_type_and_region"]
     lines = [
-        f"sandbox AWS endpoint: {summary['sandbox']['endpoint_url']}",
-        f"discovered {discovery['resources_total']} resources, {discovery['events_written']} events written",
-        f"collected: {to_json(collection.get('datapoints_stored', {}))}; "
-        f"API calls: {to_json(collection.get('api_calls', {}))}",
-        f"warehouse: {summary['warehouse']} (from oaktree.warehouse import connect; con = connect())",
+        f"Sandbox AWS account at {sandbox['endpoint_url']}: {discovery['resources_total']} resources found"
     ]
-    lines.extend(
-        f"demo login: {user['username']} / {user['password']} ({user['role']})"
-        for user in summary["users"]["demo_users"]
+    for region in sandbox["regions"]:
+        counts = ", ".join(
+            f"{per_type[kind].get(region, 0)} {name}"
+            for kind, name in _TYPE_NAMES.items()
+            if kind in per_type
+        )
+        lines.append(f"  {region}: {counts}")
+    since = sandbox["incident_window_start"]
+    since_text = since.strftime("%H:%M UTC") if hasattr(since, "strftime") else str(since)
+    lines.append(
+        f"Incident in progress since {since_text} ({sandbox['incident_window_minutes']} minutes, "
+        "repeating every 6 hours):"
+    )
+    for region, fleet in sandbox["fleet"].items():
+        lines.append(
+            f"  {region}: instance {fleet['incident_instance_id']} above 90 % CPU, "
+            f"table {fleet['incident_table']} throttling"
+        )
+    stored = collection.get("datapoints_stored", {})
+    lines.append(
+        f"First pass: {stored.get('warehouse', 0):,} datapoints collected "
+        f"({'as Prefect flow runs' if summary.get('flow_runs') else 'in this process'}), "
+        "six hours of history in the warehouse"
     )
     lines.extend(alerts_text(summary["alerts"]))
-    return "\n".join(lines)
-
-
-def _where_to_look() -> str:
+    dashboard = os.environ.get("OAKTREE_DASHBOARD_URL") or "not started (run `oaktree dashboard`)"
     api_url = os.environ.get("PREFECT_API_URL", "")
-    ui_url = api_url.removesuffix("/api") if api_url else "(temporary Prefect server: set PREFECT_API_URL)"
-    return "\n".join(
-        [
-            f"Prefect UI (run history, schedules): {ui_url}",
-            "Serving the discovery, collection, rollup, retention and compaction schedules; "
-            "Ctrl-C stops the demo.",
-        ]
-    )
+    prefect_ui = api_url.removesuffix("/api") if api_url else "not running (`make demo` starts one)"
+    data_dir = os.environ.get("OAKTREE_DATA_DIR", "")
+    lines += [
+        "Where to look:",
+        f"  Dashboard    {dashboard}",
+        f"  Prefect UI   {prefect_ui}  (flow runs, schedules, artifacts)",
+        f"  Warehouse    {summary['warehouse']}",
+        f"               OAKTREE_DATA_DIR={data_dir} points any oaktree command or notebook at it",
+        "  From another terminal, use the sandbox with:",
+        *(f"    export {name}={value}" for name, value in sandbox["environment"].items()),
+    ]
+    if logins:
+        lines.append(f"Demo logins (kept in {summary['users']['logins_file']}):")
+        lines += [f"  {username} / {password}  ({role})" for username, password, role in logins]
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:
@@ -105,7 +135,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Start a fresh sandbox AWS account and run the whole pipeline on it (then keep serving)."""
-        from cli.demo import run_pipeline, use_fresh_demo_dir
+        from cli.demo import read_logins, run_pipeline, use_fresh_demo_dir
         from sandbox.server import SandboxPortInUseError, start_sandbox
 
         settings = use_fresh_demo_dir(current_settings())
@@ -122,12 +152,21 @@ def register(app: typer.Typer) -> None:
         except SandboxPortInUseError as exc:
             raise UsageError(str(exc)) from None
         try:
-            summary = run_pipeline(settings)
+            # With a Prefect API to record them (`make demo`), the first pass runs as flow runs.
+            summary = run_pipeline(settings, as_flow_runs=bool(os.environ.get("PREFECT_API_URL")))
             summary["sandbox"] = sandbox.summary()
-            emit(summary, as_json=as_json, human=_demo_text)
+            if as_json:
+                emit(summary, as_json=True)
+            else:
+                # The passwords are shown here, once, on the terminal; never in the JSON.
+                typer.echo(demo_text(summary, logins=read_logins(settings.data_dir)))
             if once:
                 return
-            typer.echo(_where_to_look(), err=as_json)
+            typer.echo(
+                "Serving the discovery, collection, rollup, alert, retention and compaction schedules; "
+                "Ctrl-C stops the demo.",
+                err=as_json,
+            )
             from flows.serve import serve_all  # the entry layer may import Prefect; oaktree/ does not
 
             serve_all()

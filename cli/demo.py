@@ -12,22 +12,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cli.demo_alerts import run_alert_step
 from oaktree import config
-from oaktree.auth.demo import ensure_demo_users
-from oaktree.collection.pipeline import collect_once
-from oaktree.config import Settings
-from oaktree.db import upgrade
-from oaktree.discovery.pipeline import discover_all
-from oaktree.logs import get_logger
-from oaktree.warehouse.lake import lake_location, open_for_writing
-from oaktree.warehouse.rollups import rollup_warehouse
 
-log = get_logger(__name__)
+if TYPE_CHECKING:
+    from oaktree.config import Settings
 
 DEMO_SUBDIR = "demo"
+LOGINS_FILE = "demo-logins.txt"
+# The sandbox writes six hours of history; the first collection reads all of it, so the warehouse
+# holds what the sandbox promised (the production default of three hours keeps first runs short).
+DEMO_LOOKBACK_MINUTES = 360
 
 
 def use_fresh_demo_dir(settings: Settings) -> Settings:
@@ -41,59 +39,124 @@ def use_fresh_demo_dir(settings: Settings) -> Settings:
     demo_dir.mkdir(parents=True)
     os.environ["OAKTREE_DATA_DIR"] = str(demo_dir)
     os.environ.pop("OAKTREE_DATABASE_URL", None)  # the demo's users live in its own SQLite file
+    os.environ.setdefault("OAKTREE_BACKFILL_LOOKBACK_MINUTES", str(DEMO_LOOKBACK_MINUTES))
     config.get_settings.cache_clear()
     return config.get_settings()
 
 
 @dataclass
 class Step:
-    """One pipeline step's name, and the function that runs it and returns its summary."""
+    """One pipeline step: its name, the function that runs it, and the Prefect flow that can instead.
+
+    Both return the same summary. With a Prefect API (`make demo`), the flow runs so the Prefect UI
+    shows the first pass; without one (`make demo-once`, tests) the function runs, since starting a
+    temporary Prefect server would cost more than the pass itself.
+    """
 
     name: str
     run: Callable[[Settings], dict[str, Any]]
+    flow: Callable[[], dict[str, Any]] | None = None
 
 
 def _bootstrap(settings: Settings) -> dict[str, Any]:
+    from oaktree.warehouse.lake import lake_location, open_for_writing
+
     open_for_writing(settings).close()
     return {"warehouse": lake_location(settings).shown}
 
 
 def _discover(settings: Settings) -> dict[str, Any]:
-    summary = discover_all(settings).to_dict()
-    summary.pop("resources")  # the per-resource list is `oaktree discover --json`'s job
-    return summary
+    from oaktree.discovery.pipeline import discover_all
+
+    return discover_all(settings).to_dict()
+
+
+def _discover_flow() -> dict[str, Any]:
+    from flows.discover import discover_resources
+
+    return discover_resources()
 
 
 def _collect(settings: Settings) -> dict[str, Any]:
+    from oaktree.collection.pipeline import collect_once
+
     return collect_once(settings=settings).to_dict()
 
 
+def _collect_flow() -> dict[str, Any]:
+    from flows.collect import collect_metrics
+
+    return collect_metrics()
+
+
 def _rollup(settings: Settings) -> dict[str, Any]:
+    from oaktree.warehouse.rollups import rollup_warehouse
+
     return rollup_warehouse(settings).to_dict()
 
 
+def _rollup_flow() -> dict[str, Any]:
+    from flows.warehouse import rollup_metrics
+
+    return rollup_metrics()
+
+
 def _users(settings: Settings) -> dict[str, Any]:
+    """Create the demo accounts; their passwords go to a file only the owner can read, not the summary."""
+    from oaktree.auth.demo import ensure_demo_users
+    from oaktree.db import upgrade
+
     upgrade(settings.sqlalchemy_url)
-    return {"demo_users": ensure_demo_users(settings=settings)}
+    credentials = ensure_demo_users(settings=settings)
+    logins = Path(settings.data_dir) / LOGINS_FILE
+    logins.touch(mode=0o600)
+    logins.chmod(0o600)
+    logins.write_text("".join(f"{c['username']} {c['password']} {c['role']}\n" for c in credentials))
+    return {
+        "demo_users": [{"username": c["username"], "role": c["role"]} for c in credentials],
+        "logins_file": str(logins),
+    }
+
+
+def _alerts(settings: Settings) -> dict[str, Any]:
+    return run_alert_step(settings)
+
+
+def _alerts_flow() -> dict[str, Any]:
+    from flows.alerts import evaluate_alerts
+
+    return run_alert_step(config.get_settings(), evaluate=lambda _settings: evaluate_alerts())
 
 
 PIPELINE = (
     Step("bootstrap", _bootstrap),
-    Step("discovery", _discover),
-    Step("collection", _collect),
-    Step("rollups", _rollup),
+    Step("discovery", _discover, _discover_flow),
+    Step("collection", _collect, _collect_flow),
+    Step("rollups", _rollup, _rollup_flow),
     Step("users", _users),
-    Step("alerts", run_alert_step),
+    Step("alerts", _alerts, _alerts_flow),
 )
 
 
-def run_pipeline(settings: Settings) -> dict[str, Any]:
-    """Run every pipeline step once in order; return each step's summary and duration."""
-    summary: dict[str, Any] = {"started_at": datetime.now(UTC)}
+def run_pipeline(settings: Settings, *, as_flow_runs: bool = False) -> dict[str, Any]:
+    """Run every pipeline step once in order (as Prefect flow runs where asked); return their summaries."""
+    from oaktree.logs import get_logger
+    from oaktree.warehouse.lake import lake_location
+
+    log = get_logger(__name__)
+    summary: dict[str, Any] = {"started_at": datetime.now(UTC), "flow_runs": as_flow_runs}
     for step in PIPELINE:
         started = time.monotonic()
-        summary[step.name] = step.run(settings)
+        result = step.flow() if as_flow_runs and step.flow is not None else step.run(settings)
+        result.pop("resources", None)  # the per-resource list is `oaktree discover --json`'s job
+        summary[step.name] = result
         summary[step.name]["seconds"] = round(time.monotonic() - started, 2)
         log.info("demo_step_done", step=step.name, seconds=summary[step.name]["seconds"])
     summary["warehouse"] = lake_location(settings).shown
     return summary
+
+
+def read_logins(data_dir: Path) -> list[tuple[str, str, str]]:
+    """Return the demo logins (username, password, role) written by the users step."""
+    lines = (Path(data_dir) / LOGINS_FILE).read_text().splitlines()
+    return [tuple(line.split(" ", 2)) for line in lines if line]  # type: ignore[misc]

@@ -10,6 +10,7 @@ schedules, so later alerts arrive there too (daemon threads: they end with the p
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,13 @@ def sinks_summary() -> dict[str, Any]:
     }
 
 
-def run_alert_step(settings: Settings) -> dict[str, Any]:
-    """Apply the sandbox's rules, evaluate once, send to the loopback sinks; return the summary."""
+def run_alert_step(
+    settings: Settings, *, evaluate: Callable[[Settings], dict[str, Any]] = evaluate_once
+) -> dict[str, Any]:
+    """Apply the sandbox's rules, evaluate once, send to the loopback sinks; return the summary.
+
+    `evaluate` is one pass that also sends and records (the CLI's, or the `evaluate_alerts` flow).
+    """
     start_sinks()
     settings = config.get_settings()  # read again: the sinks' SMTP address was just set
     db.upgrade(settings.sqlalchemy_url)
@@ -73,7 +79,8 @@ def run_alert_step(settings: Settings) -> dict[str, Any]:
         applied = apply_rules(
             session=session, principal=CLI_PRINCIPAL, rules_file=load_rules_file(SANDBOX_RULES)
         )
-    outcome = evaluate_once(settings)
+    outcome = evaluate(settings)
+    notifications = outcome["notifications"] or {"sent": 0, "retrying": 0, "failed": 0, "waiting": 0}
     return {
         "rules_file": str(SANDBOX_RULES),
         "rules": applied["rules"]["created"] + applied["rules"]["updated"] + applied["rules"]["unchanged"],
@@ -81,9 +88,7 @@ def run_alert_step(settings: Settings) -> dict[str, Any]:
             {"rule": t["rule"], "resource_id": t["resource_id"], "from": t["from"], "to": t["to"]}
             for t in outcome["transitions"]
         ],
-        "notifications": {
-            key: outcome["notifications"][key] for key in ("sent", "retrying", "failed", "waiting")
-        },
+        "notifications": {key: notifications[key] for key in ("sent", "retrying", "failed", "waiting")},
         "events_recorded": outcome["events_recorded"],
         "sinks": sinks_summary(),
     }

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from cli.core_commands import demo_text
+from cli.demo import read_logins
+from oaktree import db
+from oaktree.auth import auth_context, login
 from oaktree.config import load_settings
 from oaktree.warehouse import connect
 
@@ -35,6 +39,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    (data_dir / "stderr.log").write_text(result.stderr)
     return json.loads(result.stdout), data_dir / "demo"
 
 
@@ -79,11 +84,38 @@ def test_demo_collects_into_both_stores_and_the_warehouse_answers(demo_run: tupl
     assert hot_cpu > 90
 
 
-def test_demo_creates_working_demo_users(demo_run: tuple[dict, Path]) -> None:
-    summary, _ = demo_run
-    users = {user["role"]: user for user in summary["users"]["demo_users"]}
-    assert set(users) == {"admin", "viewer"}
-    assert all(len(user["password"]) >= 12 for user in users.values())
+def test_demo_creates_working_demo_users_whose_passwords_stay_out_of_the_json(
+    demo_run: tuple[dict, Path],
+) -> None:
+    summary, demo_dir = demo_run
+    users = {user["role"]: user["username"] for user in summary["users"]["demo_users"]}
+    assert users == {"admin": "demo-admin", "viewer": "demo-viewer"}
+    logins_file = Path(summary["users"]["logins_file"])
+    assert logins_file.parent == demo_dir
+    assert logins_file.stat().st_mode & 0o777 == 0o600
+    logins = read_logins(demo_dir)
+    assert [(username, role) for username, _, role in logins] == [
+        ("demo-admin", "admin"),
+        ("demo-viewer", "viewer"),
+    ]
+    assert all(password not in json.dumps(summary, default=str) for _, password, _ in logins)
+
+    settings = load_settings(data_dir=demo_dir)
+    with db.session_scope(settings=settings) as session:
+        for username, password, role in logins:
+            result = login(
+                session=session, ctx=auth_context(settings), identifier=username, password=password
+            )
+            assert result.principal.roles == (role,)
+
+
+def test_demo_holds_the_six_hours_the_sandbox_wrote(demo_run: tuple[dict, Path]) -> None:
+    _, demo_dir = demo_run
+    with connect(settings=load_settings(data_dir=demo_dir)) as warehouse:
+        (span_minutes,) = warehouse.execute(
+            "select date_diff('minute', min(ts), max(ts)) from metrics where metric_name = 'CPUUtilization'"
+        ).fetchone()
+    assert span_minutes >= 355
 
 
 def test_demo_fires_on_the_incident_and_the_loopback_sinks_receive_it(demo_run: tuple[dict, Path]) -> None:
@@ -123,3 +155,29 @@ def test_demo_fires_on_the_incident_and_the_loopback_sinks_receive_it(demo_run: 
     assert sorted(
         (h["rule"], h["resource_id"], h["from_state"], h["to_state"], h["kind"]) for h in hooks
     ) == sorted((rule, resource, before, after, "trigger") for rule, resource, before, after in expected)
+
+
+def test_demo_summary_in_words_points_at_the_incident_and_where_to_look(demo_run: tuple[dict, Path]) -> None:
+    summary, demo_dir = demo_run
+    logins = read_logins(demo_dir)
+    text = demo_text(summary, logins=logins)
+    for region, fleet in summary["sandbox"]["fleet"].items():
+        instances = summary["discovery"]["resources_by_type_and_region"]["ec2_instance"][region]
+        assert f"  {region}: {instances} EC2 instances" in text
+        assert f"instance {fleet['incident_instance_id']} above 90 % CPU" in text
+        assert f"table {fleet['incident_table']} throttling" in text
+    assert "Incident in progress since " in text
+    assert f"Warehouse    {summary['warehouse']}" in text
+    assert "Prefect UI   " in text and "Dashboard    " in text
+    assert f"export AWS_ENDPOINT_URL={summary['sandbox']['endpoint_url']}" in text
+    for username, password, role in logins:
+        assert f"{username} / {password}  ({role})" in text
+
+
+def test_demo_logs_only_json_lines_at_the_configured_level(demo_run: tuple[dict, Path]) -> None:
+    _, demo_dir = demo_run
+    lines = [line for line in (demo_dir.parent / "stderr.log").read_text().splitlines() if line.strip()]
+    assert lines, "the demo logs its steps"
+    records = [json.loads(line) for line in lines]  # a plain-text line fails here
+    assert {record["level"] for record in records} <= {"info", "warning", "error"}
+    assert any(record["event"] == "demo_step_done" for record in records)
