@@ -1,0 +1,9 @@
+"""Overview."""
+
+import streamlit as st
+
+from dashboards.context import current_page_context
+
+current_page_context()
+st.title("Overview")
+st.info("This page is being built.")
