@@ -134,9 +134,10 @@ def _check_request(resource: Resource, action: Action, desired_count: int | None
         if state not in EC2_ALLOWED_FROM[action]:
             allowed = " or ".join(sorted(EC2_ALLOWED_FROM[action]))
             raise ActionRefused(f"{resource.name} is {state}; {action.value} needs it {allowed}")
-    if action is Action.SET_DESIRED_COUNT:
-        if desired_count is None or not 0 <= desired_count <= MAX_DESIRED_COUNT:
-            raise ActionRefused(f"the desired count must be a whole number from 0 to {MAX_DESIRED_COUNT}")
+    if action is Action.SET_DESIRED_COUNT and (
+        desired_count is None or not 0 <= desired_count <= MAX_DESIRED_COUNT
+    ):
+        raise ActionRefused(f"the desired count must be a whole number from 0 to {MAX_DESIRED_COUNT}")
 
 
 def perform_action(
