@@ -10,6 +10,7 @@ from cli import (
     check_commands,
     collection_commands,
     core_commands,
+    dashboard_commands,
     sandbox_commands,
     warehouse_commands,
 )
@@ -53,6 +54,7 @@ for module in (
     auth_commands,
     check_commands,
     alert_commands,
+    dashboard_commands,
 ):
     module.register(app)
 

@@ -1,0 +1,6 @@
+"""Reset password."""
+
+import streamlit as st
+
+st.title("Reset password")
+st.info("This page is being built.")

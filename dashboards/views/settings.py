@@ -1,0 +1,9 @@
+"""Settings."""
+
+import streamlit as st
+
+from dashboards.context import current_page_context
+
+current_page_context()
+st.title("Settings")
+st.info("This page is being built.")
