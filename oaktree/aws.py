@@ -190,6 +190,12 @@ def add_event_handler(event_name: str, handler: Any) -> None:
             session.events.register(event_name, handler)
 
 
+def reset_role_sessions() -> None:
+    """Forget the role sessions and their credentials: the next client of a role assumes it afresh."""
+    with _lock:
+        _role_sessions.clear()
+
+
 def reset_clients() -> None:
     """Forget the cached sessions and handlers, so a changed environment (a test's endpoint) takes effect."""
     _session.cache_clear()

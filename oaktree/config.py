@@ -419,11 +419,22 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"OAKTREE_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
-            f"{err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
+            f"{_variable_of(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _variable_of(location: tuple[int | str, ...]) -> str:
+    """Return where a validation error is: OAKTREE_REGIONS, or OAKTREE_ACCOUNTS[1].role_arn."""
+    if not location:
+        return "OAKTREE_SETTINGS"
+    name, *inner = location
+    if name == "accounts" and inner:
+        index, *fields = inner
+        # Entries are numbered from 1, as a person counts them in the file.
+        where = f"[{index + 1}]" if isinstance(index, int) else f".{index}"
+        return f"OAKTREE_ACCOUNTS{where}" + "".join(f".{field}" for field in fields)
+    return f"OAKTREE_{'_'.join(str(part) for part in location).upper()}"
 
 
 @functools.cache
