@@ -36,6 +36,11 @@ def region_limit_name(region: str, account_id: str | None = None) -> str:
     return f"cloudwatch-getmetricdata-{account_id}-{region}"
 
 
+# A collector that dies without releasing its region (its worker killed, its host lost) holds the
+# region's slot until the lease expires: the shortest lease Prefect grants, renewed while it runs.
+REGION_LEASE_SECONDS = 60
+
+
 # NO_CACHE: a collection must read CloudWatch every time; retries re-read only the series whose
 # watermarks did not move, because the successful batches already moved theirs.
 @task(
@@ -49,7 +54,9 @@ def collect_region_task(region: str, account_id: str | None = None) -> RegionRep
     settings = get_settings()
     scope = account_region(settings, account_id, region)
     resources = load_inventory(settings)
-    with concurrency(region_limit_name(region, account_id), occupy=1, strict=False):
+    with concurrency(
+        region_limit_name(region, account_id), occupy=1, lease_duration=REGION_LEASE_SECONDS, strict=False
+    ):
         return collect_region(region, resources, settings=settings, scope=scope)
 
 

@@ -303,3 +303,62 @@ def test_an_account_whose_role_cannot_be_assumed_is_reported_and_the_others_comp
     with connect(settings=settings) as connection:
         stored = read.events(connection, event_types=[ACCOUNT_UNAVAILABLE])
     assert sorted(stored["account_id"]) == [OTHER, DENIED]
+
+
+# ---- a lake created before accounts ----------------------------------------------------------
+
+
+def test_a_lake_from_before_accounts_gains_the_column_and_rewrites_fill_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import pyarrow as pa
+
+    from oaktree.warehouse import lake, schema
+    from oaktree.warehouse.lake import open_for_writing
+    from oaktree.warehouse.points import write_points
+
+    def without_account(table: schema.Table) -> schema.Table:
+        return dataclasses.replace(table, columns=tuple(c for c in table.columns if c.name != "account_id"))
+
+    old_tables = tuple(without_account(table) for table in schema.TABLES)
+    monkeypatch.setattr(lake, "TABLES", old_tables)
+    monkeypatch.setattr(lake, "_ensured", set())
+    connection = open_for_writing(settings)
+    connection.execute(
+        "INSERT INTO lake.metrics VALUES ('i-1', 'ec2_instance', 'us-east-1', 'CPUUtilization', 'Average', "
+        "'Percent', TIMESTAMPTZ '2026-12-01 10:00:00+00', 5.0)"
+    )
+    connection.close()
+    monkeypatch.setattr(lake, "TABLES", schema.TABLES)
+    monkeypatch.setattr(lake, "_ensured", set())
+
+    def point(minute: int, value: float) -> dict[str, Any]:
+        return {
+            "resource_id": "i-1",
+            "resource_type": "ec2_instance",
+            "region": "us-east-1",
+            "metric_name": "CPUUtilization",
+            "statistic": "Average",
+            "unit": "Percent",
+            "ts": datetime(2026, 12, 1, 10, minute, tzinfo=UTC),
+            "value": value,
+            "account_id": OWN,
+        }
+
+    # The settling overlap rewrites the old minute and adds the next one.
+    write_points(settings, pa.Table.from_pylist([point(0, 5.0), point(1, 6.0)], schema=schema.POINT_SCHEMA))
+
+    with connect(settings=settings) as reader:
+        rows = reader.execute("SELECT ts, value, account_id FROM metrics ORDER BY ts").fetchall()
+        columns = [
+            name
+            for (name,) in reader.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'lake' "
+                "AND table_name = 'metrics' ORDER BY column_index"
+            ).fetchall()
+        ]
+    assert [(ts.minute, value, account) for ts, value, account in rows] == [(0, 5.0, OWN), (1, 6.0, OWN)]
+    assert columns == schema.METRICS.column_names
+    assert columns[-1] == "account_id"
