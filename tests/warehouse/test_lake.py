@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from oaktree.config import Settings, load_settings
+from oaktree.discovery.store import load_inventory
 from oaktree.events import Event
 from oaktree.inventory import Resource
-from oaktree.discovery.store import load_inventory
 from oaktree.warehouse import WarehouseError, WarehouseNotFound, lake, schema
 from oaktree.warehouse.lake import lake_location, open_for_writing
 
