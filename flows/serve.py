@@ -16,6 +16,7 @@ from prefect.client.orchestration import get_client
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.collect import region_limit_name
+from oaktree.accounts import account_regions
 from oaktree.config import get_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -62,14 +63,20 @@ def load_deployments(path: Path = PREFECT_YAML, names: list[str] | None = None) 
     ]
 
 
-def ensure_region_limits(regions: list[str]) -> None:
-    """Create (or reset to 1) the per-region GetMetricData concurrency limit of each region."""
+def ensure_region_limits(regions: list[str], account_id: str | None = None) -> None:
+    """Create (or reset to 1) the GetMetricData concurrency limit of each region (of one account)."""
     with get_client(sync_client=True) as client:
         for region in regions:
-            client.upsert_global_concurrency_limit_by_name(region_limit_name(region), limit=1)
+            client.upsert_global_concurrency_limit_by_name(region_limit_name(region, account_id), limit=1)
+
+
+def ensure_all_region_limits() -> None:
+    """Create (or reset to 1) the GetMetricData concurrency limit of every configured account and region."""
+    for scope in account_regions(get_settings()):
+        ensure_region_limits([scope.region], scope.account_id)
 
 
 def serve_all(names: list[str] | None = None) -> None:
     """Create the per-region concurrency limits, then serve the deployments until interrupted."""
-    ensure_region_limits(list(get_settings().regions))
+    ensure_all_region_limits()
     serve(*load_deployments(names=names))

@@ -44,10 +44,15 @@ DENIED_CODES = frozenset(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProbeTarget:
-    """Where a probe runs: one region of one account."""
+    """Where a probe runs: one region of one account (through the account's role, if it has one)."""
 
     region: str
     account_id: str
+    role: aws.AssumedRole | None = None
+
+    def client(self, service: str) -> Any:
+        """Return a client of `service` in this region, acting in this account."""
+        return aws.client(service, self.region, role=self.role)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,42 +88,42 @@ def run_probe(probe: PermissionProbe, target: ProbeTarget) -> None:
 
 
 def _describe_instances(target: ProbeTarget) -> None:
-    aws.client("ec2", target.region).describe_instances(DryRun=True, MaxResults=5)
+    target.client("ec2").describe_instances(DryRun=True, MaxResults=5)
 
 
 def _list_clusters(target: ProbeTarget) -> None:
-    aws.client("ecs", target.region).list_clusters(maxResults=1)
+    target.client("ecs").list_clusters(maxResults=1)
 
 
 def _describe_clusters(target: ProbeTarget) -> None:
-    aws.client("ecs", target.region).describe_clusters(clusters=[PROBE_NAME])
+    target.client("ecs").describe_clusters(clusters=[PROBE_NAME])
 
 
 def _list_services(target: ProbeTarget) -> None:
-    aws.client("ecs", target.region).list_services(cluster=PROBE_NAME, maxResults=1)
+    target.client("ecs").list_services(cluster=PROBE_NAME, maxResults=1)
 
 
 def _describe_services(target: ProbeTarget) -> None:
-    aws.client("ecs", target.region).describe_services(cluster=PROBE_NAME, services=[PROBE_NAME])
+    target.client("ecs").describe_services(cluster=PROBE_NAME, services=[PROBE_NAME])
 
 
 def _list_tables(target: ProbeTarget) -> None:
-    aws.client("dynamodb", target.region).list_tables(Limit=1)
+    target.client("dynamodb").list_tables(Limit=1)
 
 
 def _describe_table(target: ProbeTarget) -> None:
-    aws.client("dynamodb", target.region).describe_table(TableName=PROBE_NAME)
+    target.client("dynamodb").describe_table(TableName=PROBE_NAME)
 
 
 def _list_tags_of_resource(target: ProbeTarget) -> None:
     arn = f"arn:aws:dynamodb:{target.region}:{target.account_id}:table/{PROBE_NAME}"
-    aws.client("dynamodb", target.region).list_tags_of_resource(ResourceArn=arn)
+    target.client("dynamodb").list_tags_of_resource(ResourceArn=arn)
 
 
 def _get_metric_data(target: ProbeTarget) -> None:
     # One series, five minutes: the smallest request the API accepts is also its cheapest.
     end = datetime.now(UTC).replace(second=0, microsecond=0)
-    aws.client("cloudwatch", target.region).get_metric_data(
+    target.client("cloudwatch").get_metric_data(
         MetricDataQueries=[
             {
                 "Id": "probe",
@@ -137,7 +142,7 @@ def _get_metric_data(target: ProbeTarget) -> None:
 def _put_metric_data(target: ProbeTarget) -> None:
     # PutMetricData has no dry run; one point of OakTree's own CheckRuns metric is the cheapest
     # proof, and it also records in CloudWatch when a deployment was verified.
-    aws.client("cloudwatch", target.region).put_metric_data(
+    target.client("cloudwatch").put_metric_data(
         Namespace=NAMESPACE, MetricData=[{"MetricName": "CheckRuns", "Value": 1.0, "Unit": "Count"}]
     )
 

@@ -31,6 +31,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from oaktree import aws
+from oaktree.accounts import (
+    AccountRegion,
+    AccountUnavailable,
+    monitored_accounts,
+    resolve_account_id,
+    role_of,
+)
 from oaktree.aws_permissions import (
     HOME_REGION_PERMISSIONS,
     MONITORED_REGION_PERMISSIONS,
@@ -498,6 +505,8 @@ def _permission_result(
     probe: PermissionProbe, target: ProbeTarget, principal: str, where: str
 ) -> CheckResult:
     label = f"{probe.action} in {target.region}"
+    if target.role is not None:
+        label = f"{probe.action} in {target.account_id}/{target.region}"
     try:
         run_probe(probe, target)
     except PermissionDenied as exc:
@@ -528,12 +537,32 @@ def check_aws_permissions(settings: Settings) -> Iterator[CheckResult]:
         yield CheckResult("aws.permissions", "-", Status.SKIPPED, f"no usable credentials ({identity})")
         return
     principal = identity["Arn"]
-    for region in settings.regions:
-        target = ProbeTarget(region=region, account_id=identity["Account"])
-        for probe in MONITORED_REGION_PERMISSIONS:
-            yield _permission_result(
-                probe, target, principal, f"infra/iam.tf collector role, or {READ_ROLE_MODULE}"
-            )
+    for account in monitored_accounts(settings):
+        role = role_of(account)
+        account_id = account.id if account else identity["Account"]
+        if role is not None:
+            try:
+                resolve_account_id(AccountRegion(account_id, settings.regions_of(account)[0], role))
+            except AccountUnavailable as exc:
+                yield CheckResult(
+                    "aws.accounts",
+                    account_id,
+                    Status.FAILED,
+                    f"cannot assume {role.role_arn}: {exc.error_code}: {exc.message}",
+                    f"apply {READ_ROLE_MODULE} in account {account_id} trusting {principal}, with the "
+                    "external id of OAKTREE_ACCOUNTS",
+                )
+                continue
+            yield CheckResult("aws.accounts", account_id, Status.PASSED, f"assumed {role.role_arn}")
+        for region in settings.regions_of(account):
+            target = ProbeTarget(region=region, account_id=account_id, role=role)
+            for probe in MONITORED_REGION_PERMISSIONS:
+                yield _permission_result(
+                    probe,
+                    target,
+                    role.role_arn if role else principal,
+                    f"infra/iam.tf collector role, or {READ_ROLE_MODULE}",
+                )
     home = ProbeTarget(region=settings.storage_region, account_id=identity["Account"])
     for probe in HOME_REGION_PERMISSIONS:
         yield _permission_result(probe, home, principal, "infra/iam.tf task roles")

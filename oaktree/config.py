@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -40,6 +42,10 @@ SECRETS_MANAGER_ARN = re.compile(
     r"arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
 )
 SECRETS_MANAGER_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+ACCOUNT_ID = re.compile(r"\d{12}")
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[A-Za-z0-9/_+=,.@-]{1,512}")
+# STS: an external id is 2 to 1,224 characters of letters, digits and +=,.@:/-
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
 
 
 @functools.cache
@@ -49,6 +55,100 @@ def known_regions() -> frozenset[str]:
     # its regions before it runs, and importing botocore's loader costs more than reading it.
     endpoints = json.loads((importlib.resources.files("botocore") / "data" / "endpoints.json").read_text())
     return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
+
+
+class AccountSettings(BaseModel):
+    """One monitored AWS account: its id, the role to assume in it, and the regions to watch there.
+
+    Without `role_arn` the account is read with the standard chain's own credentials (the account
+    OakTree runs in). Without `regions` it is watched in `OAKTREE_REGIONS`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(description="12-digit AWS account id")
+    role_arn: str | None = None
+    external_id: SecretStr | None = None
+    regions: tuple[str, ...] | None = None
+    name: str | None = Field(default=None, max_length=100)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _account_id(cls, value: object) -> object:
+        if isinstance(value, int):  # YAML reads an unquoted id as a number
+            value = f"{value:012d}"
+        if not isinstance(value, str) or not ACCOUNT_ID.fullmatch(value):
+            raise ValueError("an account id is 12 digits")
+        return value
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value is not None and not ROLE_ARN.fullmatch(value):
+            raise ValueError("not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
+        return value
+
+    @field_validator("external_id")
+    @classmethod
+    def _external_id(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not EXTERNAL_ID.fullmatch(value.get_secret_value()):
+            raise ValueError("an external id is 2 to 1224 letters, digits and +=,.@:/-")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("list at least one region, or leave regions out to use OAKTREE_REGIONS")
+        unknown = [region for region in value if region not in known_regions()]
+        if unknown:
+            raise ValueError(f"unknown AWS region(s): {', '.join(unknown)}")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _role_in_account(self) -> AccountSettings:
+        if self.role_arn is not None and self.role_arn.split(":")[4] != self.id:
+            raise ValueError(f"role_arn belongs to account {self.role_arn.split(':')[4]}, not {self.id}")
+        if self.external_id is not None and self.role_arn is None:
+            raise ValueError("external_id needs a role_arn")
+        return self
+
+    @property
+    def label(self) -> str:
+        """Return how messages name the account: its name and id, or the id."""
+        return f"{self.name} ({self.id})" if self.name else self.id
+
+
+def parse_accounts(value: str) -> list[dict[str, object]]:
+    """Return the account entries of OAKTREE_ACCOUNTS: inline JSON, or the path of a YAML file.
+
+    Both take a list of accounts or a mapping with an `accounts` list.
+    """
+    text = value.strip()
+    if text.startswith(("[", "{")):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+        source = "the JSON"
+    else:
+        import yaml  # only when a file is named: most deployments have no accounts file
+
+        path = Path(text).expanduser()
+        try:
+            document = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ValueError(f"cannot read {path} ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+        source = str(path)
+    if isinstance(document, dict) and set(document) == {"accounts"}:
+        document = document["accounts"]
+    if not isinstance(document, list) or not all(isinstance(entry, dict) for entry in document):
+        raise ValueError(f"{source} must be a list of accounts (or a mapping with an 'accounts' list)")
+    return document
 
 
 class Settings(BaseSettings):
@@ -65,6 +165,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Region holding OakTree's own DynamoDB tables; defaults to the first monitored region.
     home_region: str | None = None
+    # Accounts to monitor: inline JSON or the path of a YAML file (see `parse_accounts`). Unset is
+    # the account of the standard chain's credentials, in `regions`, as a single account.
+    accounts: Annotated[tuple[AccountSettings, ...], NoDecode] = ()
     metrics_table: str = "oaktree-metrics"
     events_table: str = "oaktree-events"
 
@@ -180,6 +283,20 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown AWS region(s): {', '.join(unknown)}")
         return tuple(dict.fromkeys(value))
 
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _read_accounts(cls, value: object) -> object:
+        return parse_accounts(value) if isinstance(value, str) else value
+
+    @field_validator("accounts")
+    @classmethod
+    def _distinct_accounts(cls, value: tuple[AccountSettings, ...]) -> tuple[AccountSettings, ...]:
+        ids = [account.id for account in value]
+        repeated = sorted({account_id for account_id in ids if ids.count(account_id) > 1})
+        if repeated:
+            raise ValueError(f"account(s) listed twice: {', '.join(repeated)}")
+        return value
+
     @field_validator("home_region")
     @classmethod
     def _known_home_region(cls, value: str | None) -> str | None:
@@ -261,6 +378,22 @@ class Settings(BaseSettings):
                 raise ValueError("production mode needs OAKTREE_JWT_SECRET or OAKTREE_JWT_SECRET_ARN")
         return self
 
+    def regions_of(self, account: AccountSettings | None) -> tuple[str, ...]:
+        """Return the regions watched in an account (None: the credentials' own account)."""
+        return (account.regions if account is not None else None) or self.regions
+
+    def account(self, account_id: str | None) -> AccountSettings | None:
+        """Return the configured account with this id; None asks for the credentials' own account.
+
+        Raises ConfigError for an id that is not configured.
+        """
+        if account_id is None:
+            return None
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise ConfigError(f"account {account_id} is not in OAKTREE_ACCOUNTS")
+
     @property
     def storage_region(self) -> str:
         """Return the region of OakTree's own DynamoDB tables."""
@@ -285,11 +418,22 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"OAKTREE_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
-            f"{err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
+            f"{_variable_of(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _variable_of(location: tuple[int | str, ...]) -> str:
+    """Return where a validation error is: OAKTREE_REGIONS, or OAKTREE_ACCOUNTS[1].role_arn."""
+    if not location:
+        return "OAKTREE_SETTINGS"
+    name, *inner = location
+    if name == "accounts" and inner:
+        index, *fields = inner
+        # Entries are numbered from 1, as a person counts them in the file.
+        where = f"[{index + 1}]" if isinstance(index, int) else f".{index}"
+        return f"OAKTREE_ACCOUNTS{where}" + "".join(f".{field}" for field in fields)
+    return f"OAKTREE_{'_'.join(str(part) for part in location).upper()}"
 
 
 @functools.cache

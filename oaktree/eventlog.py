@@ -40,6 +40,8 @@ def _dynamodb_item(event: Event) -> dict[str, Any]:
         "region": event.region,
         "resource_type": event.resource_type,
     }
+    if event.account_id:
+        document["account_id"] = event.account_id
     return {name: serializer.serialize(value) for name, value in document.items()}
 
 

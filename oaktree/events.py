@@ -33,6 +33,8 @@ class Event:
     timestamp: datetime
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
     event_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+    # The AWS account of the resource (None where it is unknown, e.g. events of older versions).
+    account_id: str | None = None
 
     @property
     def timestamp_ms(self) -> int:

@@ -21,8 +21,9 @@ class ResourceType(enum.StrEnum):
 class Resource:
     """One discovered resource with the service fields the dashboard and the collector need.
 
-    `resource_id` is unique across the estate: the instance id, or the ARN for ECS and DynamoDB
-    (a table or cluster name alone repeats across regions).
+    `resource_id` is unique across the estate: the instance id (AWS never gives two instances
+    one id, in any account), or the ARN for ECS and DynamoDB (a table or cluster name alone
+    repeats across regions and accounts; the ARN names both).
     """
 
     resource_id: str
@@ -46,6 +47,8 @@ class Resource:
     launch_type: str | None = None
     capacity_mode: str | None = None
     item_count: int | None = None
+    # The AWS account that owns the resource (None: inventories saved before accounts were kept).
+    account_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         """Return the resource as a flat dict (tags kept as a dict) for stores and JSON."""

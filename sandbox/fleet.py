@@ -393,14 +393,17 @@ def _create_tables(dynamodb: Any, region: str, seed: int, plan: FleetPlan) -> tu
     return tuple(created)
 
 
-def create_region_fleet(*, seed: int, region: str) -> RegionFleet:
-    """Create one region's planned fleet through the configured AWS endpoint and return what was made."""
+def create_region_fleet(*, seed: int, region: str, role: aws.AssumedRole | None = None) -> RegionFleet:
+    """Create one region's planned fleet through the configured AWS endpoint and return what was made.
+
+    With `role`, in the role's account (moto keeps each account's resources apart).
+    """
     plan = plan_fleet(seed=seed, region=region)
-    ec2 = aws.client("ec2", region)
+    ec2 = aws.client("ec2", region, role=role)
     vpc_id, subnet_ids, igw_id, nat_id = _create_network(ec2, region)
     instances = _create_instances(ec2, region, vpc_id, subnet_ids, plan)
-    services = _create_ecs(aws.client("ecs", region), region, plan)
-    tables = _create_tables(aws.client("dynamodb", region), region, seed, plan)
+    services = _create_ecs(aws.client("ecs", region, role=role), region, plan)
+    tables = _create_tables(aws.client("dynamodb", region, role=role), region, seed, plan)
     fleet = RegionFleet(
         region=region,
         vpc_id=vpc_id,

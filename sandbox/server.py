@@ -7,6 +7,7 @@ standard credential and endpoint chain and never knows it is one.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -35,6 +36,15 @@ ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 # Write a minute a few seconds after it ends, as CloudWatch makes a datapoint visible after its period.
 _LIVE_WRITE_DELAY_SECONDS = 2.0
+# Other sandbox accounts are reached as production reaches a monitored account: a role of this
+# name (moto's STS lets any role be assumed) with this external id.
+SANDBOX_READ_ROLE = "OakTreeRead"
+SANDBOX_EXTERNAL_ID = "oaktree-sandbox"
+
+
+def sandbox_role(account_id: str) -> aws.AssumedRole:
+    """Return the role OakTree assumes to read another sandbox account."""
+    return aws.AssumedRole(f"arn:aws:iam::{account_id}:role/{SANDBOX_READ_ROLE}", SANDBOX_EXTERNAL_ID)
 
 
 class SandboxPortInUseError(Exception):
@@ -100,9 +110,10 @@ class LiveMetricWriter:
         next_minute: datetime,
         cloudwatch_clients: Mapping[str, Any],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        other_accounts: Sequence[tuple[Fleet, Mapping[str, Any]]] = (),
     ) -> None:
-        self._fleet = fleet
-        self._clients = dict(cloudwatch_clients)
+        # (fleet, CloudWatch client per region) of every account written to, the own one first.
+        self._accounts = [(fleet, dict(cloudwatch_clients)), *((f, dict(c)) for f, c in other_accounts)]
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,15 +123,16 @@ class LiveMetricWriter:
         """Write every minute completed between the last write and `now`; return the datapoints written."""
         due = minutes_between(self.next_minute, now)
         written = 0
-        for region, region_fleet in self._fleet.regions.items():
-            written += write_minutes(
-                region=region,
-                seed=self._fleet.seed,
-                resources=region_fleet.resources,
-                minutes=due,
-                incidents=self._fleet.incidents,
-                cloudwatch=self._clients[region],
-            )
+        for fleet, clients in self._accounts:
+            for region, region_fleet in fleet.regions.items():
+                written += write_minutes(
+                    region=region,
+                    seed=fleet.seed,
+                    resources=region_fleet.resources,
+                    minutes=due,
+                    incidents=fleet.incidents,
+                    cloudwatch=clients[region],
+                )
         if due:
             self.next_minute = due[-1] + timedelta(minutes=1)
             log.info("sandbox_minute_written", minute=due[-1], datapoints=written)
@@ -163,6 +175,8 @@ class Sandbox:
         fleet: Fleet,
         previous_environment: Mapping[str, str | None],
         writer: LiveMetricWriter | None,
+        account_id: str = "",
+        other_fleets: Mapping[str, Fleet] | None = None,
     ) -> None:
         self._server = server
         self._previous_environment = previous_environment
@@ -171,6 +185,25 @@ class Sandbox:
         self.endpoint_url = f"http://{SANDBOX_HOST}:{port}"
         self.fleet = fleet
         self.writer = writer
+        # The account the sandbox's own credentials act in, and the fleets of the other accounts.
+        self.account_id = account_id
+        self.other_fleets = dict(other_fleets or {})
+
+    def accounts_setting(self) -> str:
+        """Return OAKTREE_ACCOUNTS (JSON) for every sandbox account: the own one, then the others by role."""
+        regions = list(self.fleet.regions)
+        accounts: list[dict[str, Any]] = [{"id": self.account_id, "regions": regions}]
+        for account_id in self.other_fleets:
+            role = sandbox_role(account_id)
+            accounts.append(
+                {
+                    "id": account_id,
+                    "role_arn": role.role_arn,
+                    "external_id": role.external_id,
+                    "regions": regions,
+                }
+            )
+        return json.dumps(accounts)
 
     def client_environment(self) -> dict[str, str]:
         """Return the variables another terminal exports to reach this sandbox (moto takes any keys)."""
@@ -218,25 +251,33 @@ def _populate(
     settings: Settings,
     start: datetime,
     backfill_hours: float,
-) -> tuple[Fleet, dict[str, Any]]:
-    """Reset and seed moto, create the fleet and OakTree's tables, backfill; return fleet and clients."""
+    role: aws.AssumedRole | None = None,
+    reset: bool = True,
+) -> tuple[Fleet, dict[str, Any], str]:
+    """Reset and seed moto, create the fleet and OakTree's tables, backfill; return fleet, clients, account.
+
+    With `role`, populate that role's account instead (no reset, no OakTree tables: those live in
+    the own account).
+    """
     # The server shares moto's in-process state: start from an empty account, and seed moto's
     # id generator so the same seed gives the same instance ids, subnet ids and ARNs.
-    _moto_api(endpoint_url, "reset")
-    _moto_api(endpoint_url, f"seed?a={seed}")
-    account_id = aws.client("sts", regions[0]).get_caller_identity()["Account"]
+    if reset:
+        _moto_api(endpoint_url, "reset")
+        _moto_api(endpoint_url, f"seed?a={seed}")
+    account_id = aws.caller_account_id(regions[0], role=role)
     cloudwatch_index.install(account_id=account_id, regions=list(regions))
-    ensure_tables(
-        metrics_table=settings.metrics_table,
-        events_table=settings.events_table,
-        region=settings.storage_region,
-    )
+    if role is None:
+        ensure_tables(
+            metrics_table=settings.metrics_table,
+            events_table=settings.events_table,
+            region=settings.storage_region,
+        )
     fleet = Fleet(
         seed=seed,
         incidents=IncidentSchedule.around(start),
-        regions={region: create_region_fleet(seed=seed, region=region) for region in regions},
+        regions={region: create_region_fleet(seed=seed, region=region, role=role) for region in regions},
     )
-    clients = {region: aws.client("cloudwatch", region) for region in regions}
+    clients = {region: aws.client("cloudwatch", region, role=role) for region in regions}
     backfill = minutes_between(start - timedelta(hours=backfill_hours), start)
     for region, region_fleet in fleet.regions.items():
         written = write_minutes(
@@ -247,8 +288,14 @@ def _populate(
             incidents=fleet.incidents,
             cloudwatch=clients[region],
         )
-        log.info("sandbox_backfilled", region=region, minutes=len(backfill), datapoints=written)
-    return fleet, clients
+        log.info(
+            "sandbox_backfilled",
+            account_id=account_id,
+            region=region,
+            minutes=len(backfill),
+            datapoints=written,
+        )
+    return fleet, clients, account_id
 
 
 def start_sandbox(
@@ -260,8 +307,13 @@ def start_sandbox(
     backfill_hours: float = 6,
     live: bool = True,
     now: datetime | None = None,
+    other_accounts: Sequence[str] = (),
 ) -> Sandbox:
     """Start the sandbox account on 127.0.0.1:`port` (0 picks a free port), populated and backfilled.
+
+    `other_accounts` (12-digit ids) get the same fleet in the same regions, created and written
+    through the role OakTree assumes to read them (`sandbox_role`); `Sandbox.accounts_setting()`
+    is the OAKTREE_ACCOUNTS that watches them all.
 
     Leaves `AWS_ENDPOINT_URL` pointing at it until `.stop()`. With `live`, a daemon thread writes
     each newly completed minute. `now` fixes the start time for tests (use it with live=False: a
@@ -281,7 +333,7 @@ def start_sandbox(
     previous_environment = point_clients_at(endpoint_url)
     start = now or datetime.now(UTC)
     try:
-        fleet, clients = _populate(
+        fleet, clients, account_id = _populate(
             endpoint_url=endpoint_url,
             regions=regions,
             seed=seed,
@@ -289,13 +341,33 @@ def start_sandbox(
             start=start,
             backfill_hours=backfill_hours,
         )
+        others = {
+            other: _populate(
+                endpoint_url=endpoint_url,
+                regions=regions,
+                seed=seed,
+                settings=settings,
+                start=start,
+                backfill_hours=backfill_hours,
+                role=sandbox_role(other),
+                reset=False,
+            )
+            for other in other_accounts
+        }
     except BaseException:
         server.stop()
         restore_environment(previous_environment)
         raise
     writer = None
     if live:
-        writer = LiveMetricWriter(fleet=fleet, next_minute=floor_minute(start), cloudwatch_clients=clients)
+        writer = LiveMetricWriter(
+            fleet=fleet,
+            next_minute=floor_minute(start),
+            cloudwatch_clients=clients,
+            other_accounts=[
+                (other_fleet, other_clients) for other_fleet, other_clients, _ in others.values()
+            ],
+        )
         writer.start()
     log.info(
         "sandbox_started",
@@ -304,5 +376,11 @@ def start_sandbox(
         seconds=round(time.monotonic() - started, 2),
     )
     return Sandbox(
-        server=server, port=port, fleet=fleet, previous_environment=previous_environment, writer=writer
+        server=server,
+        port=port,
+        fleet=fleet,
+        previous_environment=previous_environment,
+        writer=writer,
+        account_id=account_id,
+        other_fleets={other: other_fleet for other, (other_fleet, _, _) in others.items()},
     )

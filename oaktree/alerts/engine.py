@@ -66,6 +66,7 @@ class Target:
     region: str
     name: str
     tags: Mapping[str, str]
+    account_id: str | None = None
 
     @property
     def series_key(self) -> SeriesKey:
@@ -122,6 +123,14 @@ def expand_targets(rules: Sequence[Rule], inventory: pd.DataFrame) -> list[Targe
         record = (resource_id, region, name, tags or {})
         by_id[resource_id] = (resource_type, region, name, tags or {})
         by_type[resource_type].append(record)
+    # Inventories saved before accounts were kept have no account; such resources match no account filter.
+    accounts: dict[str, str | None] = dict(
+        zip(
+            inventory["resource_id"].tolist(),
+            inventory["account_id"].tolist() if "account_id" in inventory else [None] * len(inventory),
+            strict=True,
+        )
+    )
     targets: list[Target] = []
     covered: dict[tuple[str, Any], list[tuple[str, str, str, Mapping[str, str]]]] = {}
     for rule in rules:
@@ -129,7 +138,17 @@ def expand_targets(rules: Sequence[Rule], inventory: pd.DataFrame) -> list[Targe
             resource_type, region, name, tags = by_id.get(
                 rule.resource_id, (rule.resource_type, UNKNOWN_REGION, rule.resource_id, {})
             )
-            targets.append(Target(rule, rule.resource_id, rule.resource_type, region, name, tags))
+            targets.append(
+                Target(
+                    rule,
+                    rule.resource_id,
+                    rule.resource_type,
+                    region,
+                    name,
+                    tags,
+                    accounts.get(rule.resource_id),
+                )
+            )
             continue
         selector = rule.selector
         assert selector is not None
@@ -138,10 +157,10 @@ def expand_targets(rules: Sequence[Rule], inventory: pd.DataFrame) -> list[Targe
             covered[cache_key] = [
                 record
                 for record in by_type.get(rule.resource_type, [])
-                if selector.matches(record[1], record[3])
+                if selector.matches(record[1], record[3], accounts.get(record[0]))
             ]
         targets.extend(
-            Target(rule, resource_id, rule.resource_type, region, name, tags)
+            Target(rule, resource_id, rule.resource_type, region, name, tags, accounts.get(resource_id))
             for resource_id, region, name, tags in covered[cache_key]
         )
     return targets

@@ -16,7 +16,7 @@ from typing import Any
 
 from oaktree.auth.validation import control_character_problem
 from oaktree.catalogue import CATALOGUE, MetricSpec
-from oaktree.config import known_regions
+from oaktree.config import ACCOUNT_ID, known_regions
 
 
 class AlarmState(enum.StrEnum):
@@ -104,21 +104,31 @@ def rule_statistics(spec: MetricSpec) -> tuple[str, ...]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Selector:
-    """Which resources of the rule's type a fleet rule covers: an optional region and required tags."""
+    """Which resources of the rule's type a fleet rule covers: optional region and account, required tags."""
 
     region: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    account_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"region": self.region, "tags": dict(self.tags)}
+        value: dict[str, Any] = {"region": self.region, "tags": dict(self.tags)}
+        if self.account_id is not None:  # rules saved before accounts keep their stored shape
+            value["account_id"] = self.account_id
+        return value
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> Selector:
-        return cls(region=value.get("region"), tags=tuple(sorted((value.get("tags") or {}).items())))
+        return cls(
+            region=value.get("region"),
+            tags=tuple(sorted((value.get("tags") or {}).items())),
+            account_id=value.get("account_id"),
+        )
 
-    def matches(self, region: str, tags: Mapping[str, str]) -> bool:
-        """Return whether a resource in `region` with `tags` is covered."""
+    def matches(self, region: str, tags: Mapping[str, str], account_id: str | None = None) -> bool:
+        """Return whether a resource in `region` (of `account_id`) with `tags` is covered."""
         if self.region is not None and region != self.region:
+            return False
+        if self.account_id is not None and account_id != self.account_id:
             return False
         return all(tags.get(key) == value for key, value in self.tags)
 
@@ -364,11 +374,22 @@ def _parse_tags(fields: _Fields, value: Any) -> tuple[tuple[str, str], ...] | No
 
 def _parse_selector(fields: _Fields, value: Any) -> Selector | None:
     if not isinstance(value, Mapping):
-        fields.fail("selector", "must be a mapping with an optional region and tags")
+        fields.fail("selector", "must be a mapping with an optional region, account_id and tags")
         return None
-    unknown = set(value) - {"region", "tags"}
+    unknown = set(value) - {"region", "tags", "account_id"}
     if unknown:
-        fields.fail("selector", f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; use region and tags")
+        fields.fail(
+            "selector",
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; use region, account_id and tags",
+        )
+        return None
+    account_id = value.get("account_id")
+    if isinstance(account_id, int):  # YAML reads an unquoted id as a number
+        account_id = f"{account_id:012d}"
+    if _blank(account_id):
+        account_id = None
+    elif not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
+        fields.fail("selector", f"account_id must be a 12-digit AWS account id, not {account_id!r}")
         return None
     region = value.get("region")
     if _blank(region):
@@ -379,7 +400,7 @@ def _parse_selector(fields: _Fields, value: Any) -> Selector | None:
     tags = _parse_tags(fields, value.get("tags"))
     if tags is None:
         return None
-    return Selector(region=region, tags=tags)
+    return Selector(region=region, tags=tags, account_id=account_id)
 
 
 def _parse_channels(fields: _Fields, value: Any) -> tuple[str, ...]:

@@ -43,9 +43,9 @@ THROTTLE_CODES = frozenset(
 SINGLE_ATTEMPT = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 1})
 
 
-def single_attempt_client(service: str, region: str) -> Any:
+def single_attempt_client(service: str, region: str, *, role: aws.AssumedRole | None = None) -> Any:
     """Return a client whose calls botocore does not retry (the caller retries and counts)."""
-    return aws.client(service, region, config=SINGLE_ATTEMPT)
+    return aws.client(service, region, config=SINGLE_ATTEMPT, role=role)
 
 
 def retry_reason(exc: ClientError) -> str | None:

@@ -122,6 +122,7 @@ def points_table(series_points: Sequence[SeriesPoints]) -> pa.Table:
             repeated(lambda one: one.series.spec.unit),
             timestamps.cast(pa.timestamp("ms", tz="UTC")),
             pa.array(list(itertools.chain.from_iterable(one.values for one in series_points)), pa.float64()),
+            repeated(lambda one: one.series.resource.account_id),
         ],
         schema=POINT_SCHEMA,
     )

@@ -30,6 +30,7 @@ import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
 from oaktree import aws
+from oaktree.accounts import AccountRegion, account_regions
 from oaktree.collection.api_calls import ApiCounters, CountedDynamoDB, RetryingCaller, single_attempt_client
 from oaktree.collection.cloudwatch import BatchResult, fetch_batch, points_table
 from oaktree.collection.planning import MetricBatch, Series, epoch_ms, pack_batches, plan_windows, series_of
@@ -63,9 +64,11 @@ def _describe(exc: BaseException) -> str:
 
 @dataclasses.dataclass
 class RegionReport:
-    """What one region's collection did."""
+    """What one region's (of one account) collection did."""
 
     region: str
+    # None: the credentials' own account, in a deployment that configures no accounts.
+    account_id: str | None = None
     series: int = 0
     batches: int = 0
     datapoints_dynamodb: int = 0
@@ -83,6 +86,11 @@ class RegionReport:
         return self.error is not None or bool(self.failed_batches)
 
     @property
+    def label(self) -> str:
+        """Return `<account>/<region>`, or the region alone for the credentials' own account."""
+        return AccountRegion(self.account_id, self.region).label
+
+    @property
     def failure_reason(self) -> str | None:
         if self.error:
             return self.error
@@ -94,6 +102,8 @@ class RegionReport:
         """Return the region's counts as JSON-ready values."""
         counts = self.counters.to_dict()
         return {
+            "account_id": self.account_id,
+            "region": self.region,
             "series": self.series,
             "batches": self.batches,
             "datapoints_stored": {
@@ -116,7 +126,7 @@ class RegionCollectionFailed(RuntimeError):
     """Some of a region's batches failed; the rest were stored. Carries the region's report."""
 
     def __init__(self, report: RegionReport) -> None:
-        super().__init__(f"collection in {report.region} failed: {report.failure_reason}")
+        super().__init__(f"collection in {report.label} failed: {report.failure_reason}")
         self.report = report
 
 
@@ -144,8 +154,12 @@ class CollectionReport:
 
     @property
     def failed_regions(self) -> list[dict[str, str]]:
-        """Return each failed region with the reason, in the order regions were given."""
-        return [{"region": r.region, "reason": r.failure_reason or ""} for r in self.regions if r.failed]
+        """Return each failed region (and its account) with the reason, in the order regions were given."""
+        return [
+            {"region": r.region, "account_id": r.account_id, "reason": r.failure_reason or ""}
+            for r in self.regions
+            if r.failed
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready summary: totals, API calls per operation, failures, per-region detail."""
@@ -166,7 +180,8 @@ class CollectionReport:
             "incomplete_series": self._sum("incomplete_series"),
             "lag_seconds": self.lag_seconds,
             "failed_regions": self.failed_regions,
-            "regions": {report.region: report.to_dict(now_ms) for report in self.regions},
+            # Keyed by region; by `<account>/<region>` once accounts are configured.
+            "regions": {report.label: report.to_dict(now_ms) for report in self.regions},
         }
 
     def to_markdown(self) -> str:
@@ -198,6 +213,7 @@ def _batch_items(result: BatchResult, ttl_days: int) -> Iterable[dict[str, Any]]
     return itertools.chain.from_iterable(
         metrics_store.point_items(
             resource_id=one.series.resource.resource_id,
+            account_id=one.series.resource.account_id,
             region=one.series.resource.region,
             metric_name=one.series.spec.series_name,
             statistic=one.series.statistic,
@@ -225,8 +241,12 @@ def collect_region(
     dynamodb: Any | None = None,
     write_warehouse: WarehouseWriter | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    scope: AccountRegion | None = None,
 ) -> RegionReport:
     """Collect every series of one region's resources up to `now`; return what was done.
+
+    `scope` names the account (and the role that reads it); without it, the credentials' own
+    account, and every resource of the region (a deployment that configures no accounts has one).
 
     Batches are read in parallel threads sharing the region's rate limiter; a batch that fails
     after retries is recorded and the others are stored. If any failed, `RegionCollectionFailed`
@@ -234,16 +254,26 @@ def collect_region(
     a retry only re-reads what is missing. `cloudwatch`, `dynamodb` and `write_warehouse` default
     to the real ones; tests and the benchmark pass their own.
     """
+    scope = scope or AccountRegion(None, region)
     if write_warehouse is not None:
-        return _collect_region(region, resources, settings, now, cloudwatch, dynamodb, write_warehouse, sleep)
+        return _collect_region(scope, resources, settings, now, cloudwatch, dynamodb, write_warehouse, sleep)
     from oaktree.warehouse.points import PointWriter  # imported here: DuckDB only when writing
 
     with PointWriter(settings) as writer:
-        return _collect_region(region, resources, settings, now, cloudwatch, dynamodb, writer, sleep)
+        return _collect_region(scope, resources, settings, now, cloudwatch, dynamodb, writer, sleep)
+
+
+def resources_of(scope: AccountRegion, resources: Iterable[Resource]) -> list[Resource]:
+    """Return the resources of one account's region (every account's, for the credentials' own)."""
+    return [
+        r
+        for r in resources
+        if r.region == scope.region and (scope.account_id is None or r.account_id == scope.account_id)
+    ]
 
 
 def _collect_region(
-    region: str,
+    scope: AccountRegion,
     resources: Sequence[Resource],
     settings: Settings,
     now: datetime | None,
@@ -252,25 +282,28 @@ def _collect_region(
     write_warehouse: WarehouseWriter,
     sleep: Callable[[float], None],
 ) -> RegionReport:
+    region = scope.region
     now_ms = epoch_ms(now or datetime.now(UTC))
     table = settings.metrics_table
-    cloudwatch = cloudwatch or single_attempt_client("cloudwatch", region)
+    cloudwatch = cloudwatch or single_attempt_client("cloudwatch", region, role=scope.role)
+    # OakTree's own tables live in its own account: never read or written with a monitored role.
     raw_dynamodb = dynamodb or single_attempt_client("dynamodb", settings.storage_region)
 
-    report = RegionReport(region=region)
+    report = RegionReport(region=region, account_id=scope.account_id)
     counters = report.counters
 
-    def caller(operation: str, limiter_region: str, rate: float) -> RetryingCaller:
+    def caller(operation: str, limiter_scope: str, rate: float) -> RetryingCaller:
         return RetryingCaller(
             operation,
-            limiter=limiter_for(limiter_region, operation, rate),
+            limiter=limiter_for(limiter_scope, operation, rate),
             counters=counters,
             max_attempts=settings.collection_max_attempts,
             sleep=sleep,
         )
 
+    # GetMetricData's quota is per account and region: one bucket per pair.
     get_metric_data = functools.partial(
-        caller("GetMetricData", region, settings.getmetricdata_tps), cloudwatch.get_metric_data
+        caller("GetMetricData", scope.label, settings.getmetricdata_tps), cloudwatch.get_metric_data
     )
     store_dynamodb = CountedDynamoDB(
         raw_dynamodb,
@@ -278,7 +311,7 @@ def _collect_region(
         read=caller("BatchGetItem", settings.storage_region, settings.dynamodb_read_tps),
     )
 
-    series: list[Series] = series_of(r for r in resources if r.region == region)
+    series: list[Series] = series_of(resources_of(scope, resources))
     report.series = len(series)
     watermarks = metrics_store.load_watermarks(
         store_dynamodb, table, (one.key for one in series), sleep=sleep
@@ -328,7 +361,11 @@ def _collect_region(
                 store_dynamodb,
                 table,
                 metrics_store.watermark_items(
-                    advanced, region=region, ttl_days=settings.raw_ttl_days, updated_ms=now_ms
+                    advanced,
+                    region=region,
+                    account_id=scope.account_id,
+                    ttl_days=settings.raw_ttl_days,
+                    updated_ms=now_ms,
                 ),
                 metrics_store.KEY_ATTRIBUTES,
                 sleep=sleep,
@@ -387,6 +424,7 @@ def _collect_region(
     log.info(
         "collection_region_done",
         region=region,
+        account_id=scope.account_id,
         series=report.series,
         batches=report.batches,
         datapoints=report.datapoints_dynamodb,
@@ -397,14 +435,18 @@ def _collect_region(
     return report
 
 
-def region_failure(region: str, exc: BaseException) -> RegionReport:
+def region_failure(region: str, exc: BaseException, account_id: str | None = None) -> RegionReport:
     """Return the report of a region whose collection raised `exc` (partial counts kept if known)."""
     if isinstance(exc, RegionCollectionFailed):
         return exc.report
     log.warning(
-        "collection_region_failed", region=region, reason=_describe(exc), request_id=aws.request_id(exc)
+        "collection_region_failed",
+        region=region,
+        account_id=account_id,
+        reason=_describe(exc),
+        request_id=aws.request_id(exc),
     )
-    return RegionReport(region=region, error=_describe(exc))
+    return RegionReport(region=region, account_id=account_id, error=_describe(exc))
 
 
 def collect_once(
@@ -414,29 +456,37 @@ def collect_once(
     regions: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> CollectionReport:
-    """Collect every configured region in parallel; a failing region is reported, the others complete.
+    """Collect every configured account and region in parallel; a failing one is reported, others complete.
 
-    `resources` defaults to the last discovered inventory, `regions` to the configured ones.
+    `resources` defaults to the last discovered inventory, `regions` to every configured one.
+    An account whose role cannot be assumed fails its regions (AccessDenied from STS).
     """
     now = now or datetime.now(UTC)
     if resources is None:
         from oaktree.discovery.store import load_inventory  # discovery owns the inventory
 
         resources = load_inventory(settings)
-    regions = list(regions or settings.regions)
+    scopes = account_regions(settings, regions=list(regions) if regions else None)
     reports: list[RegionReport] = []
-    with ThreadPoolExecutor(max_workers=max(1, len(regions)), thread_name_prefix="collect") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(scopes)), thread_name_prefix="collect") as pool:
         futures = {
             pool.submit(
-                contextvars.copy_context().run, collect_region, region, resources, settings=settings, now=now
-            ): region
-            for region in regions
+                contextvars.copy_context().run,
+                collect_region,
+                scope.region,
+                resources,
+                settings=settings,
+                now=now,
+                scope=scope,
+            ): scope
+            for scope in scopes
         }
         for future in as_completed(futures):
-            region = futures[future]
+            scope = futures[future]
             try:
                 reports.append(future.result())
             except (RegionCollectionFailed, *COLLECTION_ERRORS) as exc:
-                reports.append(region_failure(region, exc))
-    reports.sort(key=lambda report: regions.index(report.region))
+                reports.append(region_failure(scope.region, exc, scope.account_id))
+    order = [scope.label for scope in scopes]
+    reports.sort(key=lambda report: order.index(report.label))
     return CollectionReport(collected_at=now, regions=reports)

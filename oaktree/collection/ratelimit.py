@@ -1,4 +1,4 @@
-"""One token bucket per (region, API), shared by every thread of the process.
+"""One token bucket per (account and region, API), shared by every thread of the process.
 
 Incumbent exporters limit concurrency per job x region, so their real request rate multiplies
 and AWS throttles them. Here every caller of an API in a region draws from the same bucket. On
@@ -78,7 +78,10 @@ _registry_lock = threading.Lock()
 
 
 def limiter_for(region: str, api: str, rate: float) -> TokenBucket:
-    """Return the process-wide bucket of one API in one region, created at `rate` on first use."""
+    """Return the process-wide bucket of one API in one region, created at `rate` on first use.
+
+    `region` is `<account>/<region>` for a configured account (AWS quotas are per account and region).
+    """
     with _registry_lock:
         bucket = _buckets.get((region, api))
         if bucket is None:

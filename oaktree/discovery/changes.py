@@ -35,6 +35,7 @@ def diff_inventories(previous: list[Resource], current: list[Resource], now: dat
                 resource_id=resource.resource_id,
                 resource_type=resource.resource_type.value,
                 region=resource.region,
+                account_id=resource.account_id,
                 event_type=event_type,
                 severity=severity,
                 message=message,

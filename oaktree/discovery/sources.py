@@ -1,4 +1,4 @@
-"""Read one region's resources from the per-service APIs, tagged or not.
+"""Read one region's resources (of one account) from the per-service APIs, tagged or not.
 
 The Resource Groups Tagging API is cheaper but sees only tagged resources (the incumbents' most
 repeated complaint), so each service's own Describe/List APIs are used, through paginators.
@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from oaktree import aws
+from oaktree.accounts import AccountRegion
 from oaktree.inventory import Resource, ResourceType
 
 ECS_DESCRIBE_SERVICES_LIMIT = 10  # DescribeServices accepts at most 10 services per call
@@ -30,9 +30,10 @@ def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
         yield values[start : start + size]
 
 
-def discover_ec2_instances(region: str, now: datetime) -> list[Resource]:
+def discover_ec2_instances(scope: AccountRegion, now: datetime, account_id: str) -> list[Resource]:
     """Return every EC2 instance of a region (all states but terminated)."""
-    ec2 = aws.client("ec2", region)
+    ec2 = scope.client("ec2")
+    region = scope.region
     resources = []
     for page in ec2.get_paginator("describe_instances").paginate(
         PaginationConfig={"PageSize": EC2_PAGE_SIZE}
@@ -44,13 +45,14 @@ def discover_ec2_instances(region: str, now: datetime) -> list[Resource]:
                     continue
                 tags = _tags(instance.get("Tags"))
                 instance_id = instance["InstanceId"]
-                owner = reservation.get("OwnerId", "")
+                owner = reservation.get("OwnerId") or account_id
                 resources.append(
                     Resource(
                         resource_id=instance_id,
                         arn=f"arn:aws:ec2:{region}:{owner}:instance/{instance_id}",
                         resource_type=ResourceType.EC2_INSTANCE,
                         region=region,
+                        account_id=account_id,
                         name=tags.get("Name", instance_id),
                         state=state,
                         tags=tags,
@@ -66,9 +68,10 @@ def discover_ec2_instances(region: str, now: datetime) -> list[Resource]:
     return resources
 
 
-def discover_ecs(region: str, now: datetime) -> list[Resource]:
+def discover_ecs(scope: AccountRegion, now: datetime, account_id: str) -> list[Resource]:
     """Return every ECS cluster of a region and every service in them."""
-    ecs = aws.client("ecs", region)
+    ecs = scope.client("ecs")
+    region = scope.region
     cluster_arns = [
         arn
         for page in ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": ECS_PAGE_SIZE})
@@ -84,6 +87,7 @@ def discover_ecs(region: str, now: datetime) -> list[Resource]:
                     arn=cluster["clusterArn"],
                     resource_type=ResourceType.ECS_CLUSTER,
                     region=region,
+                    account_id=account_id,
                     name=cluster["clusterName"],
                     state=cluster.get("status", "UNKNOWN"),
                     tags=_tags(cluster.get("tags"), "key", "value"),
@@ -93,13 +97,15 @@ def discover_ecs(region: str, now: datetime) -> list[Resource]:
                 )
             )
             resources.extend(
-                _discover_services(ecs, cluster["clusterArn"], cluster["clusterName"], region, now)
+                _discover_services(
+                    ecs, cluster["clusterArn"], cluster["clusterName"], region, now, account_id
+                )
             )
     return resources
 
 
 def _discover_services(
-    ecs: Any, cluster_arn: str, cluster_name: str, region: str, now: datetime
+    ecs: Any, cluster_arn: str, cluster_name: str, region: str, now: datetime, account_id: str
 ) -> list[Resource]:
     service_arns = [
         arn
@@ -119,6 +125,7 @@ def _discover_services(
                     arn=service["serviceArn"],
                     resource_type=ResourceType.ECS_SERVICE,
                     region=region,
+                    account_id=account_id,
                     name=service["serviceName"],
                     state=service.get("status", "UNKNOWN"),
                     tags=_tags(service.get("tags"), "key", "value"),
@@ -133,9 +140,10 @@ def _discover_services(
     return resources
 
 
-def discover_dynamodb_tables(region: str, now: datetime) -> list[Resource]:
+def discover_dynamodb_tables(scope: AccountRegion, now: datetime, account_id: str) -> list[Resource]:
     """Return every DynamoDB table of a region with its capacity mode."""
-    dynamodb = aws.client("dynamodb", region)
+    dynamodb = scope.client("dynamodb")
+    region = scope.region
     resources = []
     for page in dynamodb.get_paginator("list_tables").paginate(
         PaginationConfig={"PageSize": DYNAMODB_PAGE_SIZE}
@@ -154,6 +162,7 @@ def discover_dynamodb_tables(region: str, now: datetime) -> list[Resource]:
                     arn=table["TableArn"],
                     resource_type=ResourceType.DYNAMODB_TABLE,
                     region=region,
+                    account_id=account_id,
                     name=table_name,
                     state=table.get("TableStatus", "UNKNOWN"),
                     tags=tags,
@@ -167,7 +176,7 @@ def discover_dynamodb_tables(region: str, now: datetime) -> list[Resource]:
 
 
 # Each service is discovered separately so one failing API (AccessDenied on ECS, say) leaves the rest.
-SERVICE_SOURCES: dict[str, Callable[[str, datetime], list[Resource]]] = {
+SERVICE_SOURCES: dict[str, Callable[[AccountRegion, datetime, str], list[Resource]]] = {
     "ec2": discover_ec2_instances,
     "ecs": discover_ecs,
     "dynamodb": discover_dynamodb_tables,

@@ -2,9 +2,10 @@
 
 Items (key design in `oaktree.storage.tables`):
 - a point: `resource_id`, `metric_key` = `<metric>#<statistic>#<epoch ms>`, plus the seed's
-  `timestamp` (N, epoch ms), `metric_name`, `value`, `unit`, `dimensions` (M), `region`, and
-  `statistic`; `expires_at` (epoch s) = the point's time + the raw TTL, CloudWatch's own
-  1-minute retention. A point has one key, so writing it twice overwrites, never duplicates.
+  `timestamp` (N, epoch ms), `metric_name`, `value`, `unit`, `dimensions` (M), `region`,
+  `account_id` (when known) and `statistic`; `expires_at` (epoch s) = the point's time + the
+  raw TTL, CloudWatch's own 1-minute retention. A point has one key, so writing it twice
+  overwrites, never duplicates.
 - a watermark: `resource_id`, `metric_key` = `~watermark#<metric>#<statistic>`, `watermark` (N,
   epoch ms): the exclusive end of the last window stored completely. `~` sorts after every
   metric name, so watermarks never fall inside a point range query. They expire like points, so a
@@ -49,8 +50,10 @@ def point_items(
     timestamps_ms: Iterable[int],
     values: Iterable[float],
     ttl_days: int,
+    account_id: str | None = None,
 ) -> Iterator[Item]:
     """Yield the metrics table items of one series' points (timestamps and values in step)."""
+    account = {"account_id": {"S": account_id}} if account_id else {}
     resource_av = {"S": resource_id}
     region_av = {"S": region}
     metric_av = {"S": metric_name}
@@ -77,13 +80,20 @@ def point_items(
             "dimensions": dimensions_av,
             "region": region_av,
             "expires_at": {"N": str(timestamp_ms // 1000 + ttl_s)},
+            **account,
         }
 
 
 def watermark_items(
-    watermarks: Mapping[SeriesKey, int], *, region: str, ttl_days: int, updated_ms: int
+    watermarks: Mapping[SeriesKey, int],
+    *,
+    region: str,
+    ttl_days: int,
+    updated_ms: int,
+    account_id: str | None = None,
 ) -> Iterator[Item]:
     """Yield watermark items (series key -> exclusive end of the last complete window, epoch ms)."""
+    account = {"account_id": {"S": account_id}} if account_id else {}
     region_av = {"S": region}
     updated_av = {"N": str(updated_ms)}
     for (resource_id, metric_name, statistic), watermark_ms in watermarks.items():
@@ -94,6 +104,7 @@ def watermark_items(
             "updated_at": updated_av,
             "region": region_av,
             "expires_at": {"N": str(watermark_ms // 1000 + ttl_days * _DAY_S)},
+            **account,
         }
 
 
@@ -151,7 +162,8 @@ def query_points(
 ) -> list[dict[str, Any]]:
     """Return one series' points in [start_ms, end_ms), oldest first: one (paginated) Query.
 
-    Each point is a dict with `timestamp` (epoch ms), `value`, `unit`, `region`, `dimensions`.
+    Each point is a dict with `timestamp` (epoch ms), `value`, `unit`, `region`, `dimensions`,
+    `account_id` (None for points stored before accounts were kept).
     """
     paginator = client.get_paginator("query")
     pages = paginator.paginate(
@@ -173,6 +185,7 @@ def query_points(
                     "unit": item["unit"]["S"],
                     "region": item["region"]["S"],
                     "dimensions": {name: av["S"] for name, av in item["dimensions"]["M"].items()},
+                    "account_id": item.get("account_id", {}).get("S"),
                 }
             )
     return points

@@ -12,6 +12,10 @@ Keys differ from the seed document on purpose (see README, "Data model"):
 - events: the sort key `event_key` is `<epoch ms, 13 digits>#<random id>`, so two events of one
   resource in the same millisecond are both kept, still in time order.
 The seed's `timestamp` attribute is kept on every item (a Number, epoch milliseconds).
+
+Many accounts share these tables without a key change: a resource id is unique across accounts
+(an instance id is never reused by AWS, in any account; ECS and DynamoDB ids are ARNs, which
+name the account). Every item carries `account_id` as an attribute, as it carries `region`.
 """
 
 from __future__ import annotations

@@ -180,6 +180,10 @@ def _s3_secret_sql() -> str:
     return f"CREATE OR REPLACE SECRET oaktree_lake_s3 ({', '.join(f'{k} {v}' for k, v in options.items())})"
 
 
+# DuckLake's words when a read-only ATTACH finds no lake in the catalog database.
+_NO_LAKE_YET = "creating a new DuckLake is explicitly disabled"
+
+
 def open_lake(location: LakeLocation, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Return a new DuckDB connection with the lake attached as `lake` and in use, in UTC."""
     # No silent download of an extension: what is needed is loaded from its package below.
@@ -202,6 +206,9 @@ def open_lake(location: LakeLocation, *, read_only: bool) -> duckdb.DuckDBPyConn
         connection.execute(f"USE {LAKE}")
     except duckdb.Error as exc:
         connection.close()
+        if read_only and _NO_LAKE_YET in str(exc):
+            # A PostgreSQL catalog has no file to look for: DuckLake finds no lake in the schema.
+            raise WarehouseNotFound(f"no warehouse at {location.shown} yet") from None
         raise WarehouseError(f"cannot open the warehouse at {location.shown}: {_first_line(exc)}") from None
     except BaseException:
         connection.close()

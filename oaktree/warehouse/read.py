@@ -61,13 +61,16 @@ def inventory(
     tag: tuple[str, str | None] | None = None,
     search: str | None = None,
     resource_ids: Sequence[str] | None = None,
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return the current inventory, filtered; `tag` is (key, value) or (key, None) for "has key".
 
-    `search` matches id, name and tag values, case-insensitively.
+    `search` matches id, name and tag values, case-insensitively. Every column of `resources`,
+    `account_id` included.
     """
     params: dict[str, Any] = {}
     filters = [
+        _in_list("account_id", "accounts", account_ids, params),
         _in_list("resource_type", "types", resource_types, params),
         _in_list("region", "regions", regions, params),
         _in_list("state", "states", states, params),
@@ -211,10 +214,12 @@ def latest_values(
     resource_types: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     since: datetime | None = None,
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Return the newest 1-minute value of one metric per resource (columns resource_id, region, ts, value).
+    """Return the newest 1-minute value of one metric per resource.
 
-    `since` bounds how far back a resource's newest point may be (and how much is read).
+    Columns resource_id, resource_type, region, ts, value, account_id. `since` bounds how far back
+    a resource's newest point may be (and how much is read).
     """
     params: dict[str, Any] = {"metric": metric_name, "statistic": statistic}
     filters = [
@@ -222,6 +227,7 @@ def latest_values(
         "statistic = $statistic",
         _in_list("resource_type", "types", resource_types, params),
         _in_list("region", "regions", regions, params),
+        _in_list("account_id", "accounts", account_ids, params),
     ]
     if since is not None:
         params["since"] = since
@@ -229,7 +235,7 @@ def latest_values(
     return _query(
         connection,
         "SELECT resource_id, any_value(resource_type) AS resource_type, any_value(region) AS region, "
-        "max(ts) AS ts, arg_max(value, ts) AS value "
+        "max(ts) AS ts, arg_max(value, ts) AS value, any_value(account_id) AS account_id "
         f"FROM {METRICS.name} WHERE {' AND '.join(filters)} GROUP BY resource_id ORDER BY resource_id",
         params,
     )
@@ -246,11 +252,12 @@ def top_resources(
     resource_types: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     lowest: bool = False,
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return the fleet's top (or bottom) resources by a metric's mean over `start`..`end`.
 
-    Columns: resource_id, name, resource_type, region, value (mean), peak, rank. Reads the
-    resolution the range calls for.
+    Columns: resource_id, name, resource_type, region, value (mean), peak, rank, account_id.
+    Reads the resolution the range calls for.
     """
     resolution = pick_resolution(start, end)
     table, time_column = resolution.table, resolution.time_column
@@ -268,16 +275,17 @@ def top_resources(
         f"t.{time_column} >= $start AND t.{time_column} < $end",
         _in_list("t.resource_type", "types", resource_types, params),
         _in_list("t.region", "regions", regions, params),
+        _in_list("t.account_id", "accounts", account_ids, params),
     ]
     order = "ASC" if lowest else "DESC"
     return _query(
         connection,
         f"""
         SELECT s.resource_id, coalesce(r.name, s.resource_id) AS name, s.resource_type, s.region,
-               s.value, s.peak, row_number() OVER (ORDER BY s.value {order}) AS rank
+               s.value, s.peak, row_number() OVER (ORDER BY s.value {order}) AS rank, s.account_id
         FROM (
             SELECT t.resource_id, any_value(t.resource_type) AS resource_type, any_value(t.region) AS region,
-                   avg({value}) AS value, max({value}) AS peak
+                   avg({value}) AS value, max({value}) AS peak, any_value(t.account_id) AS account_id
             FROM {table.name} t WHERE {" AND ".join(filters)} GROUP BY t.resource_id
         ) s LEFT JOIN {RESOURCES.name} r USING (resource_id)
         ORDER BY s.value {order} LIMIT $limit
@@ -295,10 +303,12 @@ def events(
     event_types: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     limit: int = 1000,
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Return events, newest first, for some resources and/or a time range."""
+    """Return events, newest first, for some resources and/or a time range (every column, account_id too)."""
     params: dict[str, Any] = {"limit": int(limit)}
     filters = [
+        _in_list("account_id", "accounts", account_ids, params),
         _in_list("resource_id", "ids", resource_ids, params),
         _in_list("event_type", "types", event_types, params),
         _in_list("region", "regions", regions, params),
@@ -316,14 +326,25 @@ def events(
     )
 
 
-def freshness(connection: duckdb.DuckDBPyConnection, *, now: datetime, since: datetime) -> pd.DataFrame:
-    """Return, per region, the newest 1-minute point after `since` and the lag behind `now` in seconds."""
+def freshness(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    now: datetime,
+    since: datetime,
+    account_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Return, per region, the newest 1-minute point after `since` and the lag behind `now` in seconds.
+
+    Columns region, newest, lag_seconds, series; with `account_ids`, only those accounts' points.
+    """
+    params: dict[str, Any] = {"now": now, "since": since}
+    accounts = _in_list("account_id", "accounts", account_ids, params)
     return _query(
         connection,
         f"SELECT region, max(ts) AS newest, epoch($now - max(ts)) AS lag_seconds, "
         f"count(DISTINCT (resource_id, metric_name, statistic)) AS series "
-        f"FROM {METRICS.name} WHERE ts >= $since GROUP BY region ORDER BY region",
-        {"now": now, "since": since},
+        f"FROM {METRICS.name} WHERE ts >= $since AND {accounts} GROUP BY region ORDER BY region",
+        params,
     )
 
 

@@ -55,7 +55,7 @@ def rollup_sql(source: str, resolution: Resolution) -> str:
     """Return a SELECT that aggregates the 1-minute points of `source` into buckets of `resolution`.
 
     Needs a connection whose TimeZone is UTC, so day buckets start at UTC midnight. A series'
-    type, region and unit do not change, so any value of the bucket is the value (`any_value`
+    type, region, unit and account do not change, so any value of the bucket is the value (`any_value`
     costs a fraction of picking the newest).
     """
     percentile_statistics = ", ".join(f"'{name}'" for name in sorted(PERCENTILE_STATISTICS))
@@ -73,7 +73,8 @@ def rollup_sql(source: str, resolution: Resolution) -> str:
         max(value) AS max,
         sum(value) AS sum,
         count(*) AS count,
-        quantile_cont(value, 0.95) FILTER (WHERE statistic IN ({percentile_statistics})) AS p95
+        quantile_cont(value, 0.95) FILTER (WHERE statistic IN ({percentile_statistics})) AS p95,
+        any_value(account_id) AS account_id
     FROM {source}
     GROUP BY resource_id, metric_name, statistic, bucket
     """

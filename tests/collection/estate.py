@@ -23,6 +23,7 @@ def instance(region: str, index: int) -> Resource:
         region=region,
         name=f"web-{index}",
         state="running",
+        account_id="123456789012",
     )
 
 

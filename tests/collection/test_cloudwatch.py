@@ -138,6 +138,7 @@ def test_points_table_has_the_point_schema_and_exact_values() -> None:
             "unit": unit,
             "ts": moment,
             "value": value,
+            "account_id": "123456789012",
         }
         for metric, statistic, unit, moment, value in [
             ("CPUUtilization", "Average", "Percent", T[0], 0.1),

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
 from oaktree import aws as aws_clients
+from oaktree.accounts import AccountRegion
 from oaktree.config import Settings
 from oaktree.discovery import sources
 from oaktree.discovery.changes import EventType
@@ -124,11 +125,12 @@ def test_follows_every_page_of_instances_and_services(monkeypatch: pytest.Monkey
             {"cluster": cluster_arn, "services": batch, "include": ["TAGS"]},
         )
     clients = {"ec2": ec2, "ecs": ecs}
-    monkeypatch.setattr(sources.aws, "client", lambda service, region: clients[service])
+    monkeypatch.setattr(AccountRegion, "client", lambda scope, service: clients[service])
+    scope = AccountRegion(None, "us-east-1")
 
     with ec2_stub, ecs_stub:
-        instances = sources.discover_ec2_instances("us-east-1", T0)
-        ecs_resources = sources.discover_ecs("us-east-1", T0)
+        instances = sources.discover_ec2_instances(scope, T0, "123456789012")
+        ecs_resources = sources.discover_ecs(scope, T0, "123456789012")
         ec2_stub.assert_no_pending_responses()
         ecs_stub.assert_no_pending_responses()
 
@@ -223,10 +225,10 @@ def test_two_events_of_one_resource_in_one_millisecond_are_both_kept(
 
 
 def _failing(service_source: Any, region: str, error: Exception) -> Any:
-    def source(source_region: str, now: datetime) -> Any:
-        if source_region == region:
+    def source(scope: AccountRegion, now: datetime, account_id: str) -> Any:
+        if scope.region == region:
             raise error
-        return service_source(source_region, now)
+        return service_source(scope, now, account_id)
 
     return source
 

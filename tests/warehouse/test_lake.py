@@ -13,9 +13,10 @@ import duckdb
 import pytest
 
 from oaktree.config import Settings, load_settings
+from oaktree.discovery.store import load_inventory
 from oaktree.events import Event
 from oaktree.inventory import Resource
-from oaktree.warehouse import WarehouseError, lake, schema
+from oaktree.warehouse import WarehouseError, WarehouseNotFound, lake, schema
 from oaktree.warehouse.lake import lake_location, open_for_writing
 
 
@@ -154,3 +155,15 @@ def test_a_column_without_documentation_is_refused_at_definition() -> None:
 
     with pytest.raises(KeyError, match="resource_id"):
         schema.columns_of(Undocumented, {})
+
+
+@pytest.mark.postgres
+def test_a_postgres_catalog_nothing_wrote_yet_is_not_found_rather_than_broken(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OAKTREE_WAREHOUSE_CATALOG", pg_url)
+    settings = load_settings()
+    with pytest.raises(WarehouseNotFound, match="no warehouse at postgres:"):
+        lake.connect(read_only=True, settings=settings)
+    # Discovery's first run on a fresh production lake starts from an empty inventory.
+    assert load_inventory(settings) == []
