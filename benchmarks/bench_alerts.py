@@ -54,6 +54,7 @@ from oaktree.warehouse.schema import POINT_SCHEMA, Resolution
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 MINUTES = 30
+ACCOUNT_ID = "123456789012"
 SERIES = (
     ("CPUUtilization", "Average", "Percent", (70.0, 95.0)),
     ("CPUUtilization", "Maximum", "Percent", (80.0, 99.0)),
@@ -89,6 +90,7 @@ def build_estate(settings: Settings, resources: int, rules_per_resource: int) ->
             "unit": np.full(count, unit),
             "ts": pa.concat_arrays([stamps] * resources),
             "value": values,
+            "account_id": np.full(count, ACCOUNT_ID),
         }
         tables.append(pa.Table.from_pydict(columns, schema=POINT_SCHEMA))
     write_points(settings, pa.concat_tables(tables))

@@ -64,6 +64,7 @@ def fill_lake(settings: Settings) -> int:
                     pa.timestamp("ms", tz="UTC")
                 ),
                 pa.array(values.clip(0, 100)),
+                pa.array(["123456789012"] * count),
             ],
             schema=POINT_SCHEMA,
         )

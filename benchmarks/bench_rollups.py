@@ -56,6 +56,7 @@ def generate_points(count: int, *, seed: int = 7) -> pa.Table:
         "unit": np.where(series_index % 2 == 0, "Percent", "Bytes").astype(object),
         "ts": pa.array(start_ms + minute_index * 60_000, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
         "value": rng.gamma(2.0, 10.0, count),
+        "account_id": np.full(count, "123456789012", dtype=object),
     }
     return pa.Table.from_pydict(columns, schema=POINT_SCHEMA)
 
