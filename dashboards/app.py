@@ -66,7 +66,9 @@ def _verified_principal() -> Principal | None:
         with context.db_session() as session:
             return authenticate(session=session, ctx=context.auth(), token=token)
     except InvalidToken as exc:
-        st.session_state[context.SESSION_ENDED_KEY] = f"Your session has ended ({exc}). Sign in again."
+        st.session_state.setdefault(
+            context.SESSION_ENDED_KEY, f"Your session has ended ({exc}). Sign in again."
+        )
         return None
 
 

@@ -36,6 +36,8 @@ REGION_KEY = "oaktree_region"
 RANGE_KEY = "oaktree_time_range"
 CUSTOM_START_KEY = "oaktree_custom_start"
 CUSTOM_END_KEY = "oaktree_custom_end"
+# Set (by the settings page) to make the selectors take the user's new defaults on the next run.
+RESET_TO_DEFAULTS_KEY = "_oaktree_reset_selection"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,6 +95,9 @@ def sidebar_selection(
     default_region = preferences.default_region if preferences.default_region in settings.regions else None
     presets = [*TIME_RANGES, CUSTOM]
     default_range = preferences.default_time_range if preferences.default_time_range in TIME_RANGES else "3h"
+    if st.session_state.pop(RESET_TO_DEFAULTS_KEY, False):
+        for key in (REGION_KEY, RANGE_KEY):
+            st.session_state.pop(key, None)
     # Defaults apply until the user picks something in this browser session.
     st.session_state.setdefault(REGION_KEY, default_region or ALL_REGIONS)
     st.session_state.setdefault(RANGE_KEY, default_range)

@@ -42,7 +42,7 @@ def fleet_counts(
 def alarming_resources(
     *, session: Session, principal: Principal, regions: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Return every (rule, resource) in ALARM, longest first: rule, severity, resource, region, since, reason."""
+    """Return every (rule, resource) pair in ALARM, longest first, with its rule, severity and reason."""
     require(principal, Permission.VIEW)
     query = (
         select(AlertState, Alert.name, Alert.severity)

@@ -44,3 +44,22 @@ def test_overview_shows_counts_top_cpu_and_freshness(
         "arn:aws:ecs:us-east-1:123456789012:service/main/api",
         "i-0edge",
     ]
+
+
+def test_resources_filters_and_detail_render(
+    estate: object, users: dict[str, Principal], open_app: Callable[..., AppTest]
+) -> None:
+    app = open_app(users["viewer"], "views/resources.py", type="ec2_instance")
+    assert not app.exception, app.exception
+    [table] = [frame.value for frame in app.dataframe if "tags" in frame.value.columns]
+    assert sorted(table["resource_id"]) == ["i-0batch", "i-0edge", "i-0web"]
+    app.text_input(key="resources-search").input("web").run()
+    [table] = [frame.value for frame in app.dataframe if "tags" in frame.value.columns]
+    assert list(table["resource_id"]) == ["i-0web"]
+
+    detail = open_app(users["viewer"], "views/resource_detail.py", id="i-0web")
+    assert not detail.exception, detail.exception
+    assert detail.title[0].value == "web-1"
+    assert not [header for header in detail.subheader if header.value == "Actions"]
+    charts = detail.get("plotly_chart")
+    assert len(charts) >= 3  # CPU average, network in, events timeline
