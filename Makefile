@@ -29,7 +29,7 @@ venv: uv ## Create or refresh .venv exactly from uv.lock
 	@$(UV) run --frozen python -m compileall -q oaktree cli models migrations flows sandbox dashboards >/dev/null
 	@mkdir -p $(PREFECT_HOME)
 
-services: ## Start (installing if needed) PostgreSQL for the tests
+services: ## Start (installing if needed) PostgreSQL, and install Debian's chromium, for the tests
 	@scripts/ensure-services.sh
 
 lint: venv ## ruff lint and format check, and the layer contracts (import-linter)

@@ -85,7 +85,7 @@ def demo_text(summary: dict[str, Any], *, logins: list[tuple[str, str, str]] | N
         "six hours of history in the warehouse"
     )
     lines.extend(alerts_text(summary["alerts"]))
-    dashboard = os.environ.get("OAKTREE_DASHBOARD_URL") or "not started (run `oaktree dashboard`)"
+    dashboard = os.environ.get("OAKTREE_DASHBOARD_URL") or "not running (`oaktree dashboard` starts it)"
     api_url = os.environ.get("PREFECT_API_URL", "")
     prefect_ui = api_url.removesuffix("/api") if api_url else "not running (`make demo` starts one)"
     data_dir = os.environ.get("OAKTREE_DATA_DIR", "")
@@ -132,10 +132,13 @@ def register(app: typer.Typer) -> None:
     def demo(
         once: Annotated[bool, typer.Option("--once", help="Run the pipeline once, print, and exit.")] = False,
         port: Annotated[int | None, typer.Option(help="Sandbox port (default OAKTREE_SANDBOX_PORT).")] = None,
+        dashboard_port: Annotated[
+            int, typer.Option("--dashboard-port", help="Port of the dashboard (not with --once).")
+        ] = 8501,
         as_json: JsonOption = False,
     ) -> None:
         """Start a fresh sandbox AWS account and run the whole pipeline on it (then keep serving)."""
-        from cli.demo import read_logins, run_pipeline, use_fresh_demo_dir
+        from cli.demo import read_logins, run_pipeline, start_dashboard, use_fresh_demo_dir
         from sandbox.server import SandboxPortInUseError, start_sandbox
 
         settings = use_fresh_demo_dir(current_settings())
@@ -151,10 +154,14 @@ def register(app: typer.Typer) -> None:
             )
         except SandboxPortInUseError as exc:
             raise UsageError(str(exc)) from None
+        dashboard = None
         try:
             # With a Prefect API to record them (`make demo`), the first pass runs as flow runs.
             summary = run_pipeline(settings, as_flow_runs=bool(os.environ.get("PREFECT_API_URL")))
             summary["sandbox"] = sandbox.summary()
+            if not once:
+                # Started on the demo's data, once the first pass has filled it.
+                dashboard = start_dashboard(dashboard_port)
             if as_json:
                 emit(summary, as_json=True)
             else:
@@ -171,6 +178,8 @@ def register(app: typer.Typer) -> None:
 
             serve_all()
         finally:
+            if dashboard is not None:
+                dashboard.terminate()
             sandbox.stop()
 
     @app.command()

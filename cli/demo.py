@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,3 +162,27 @@ def read_logins(data_dir: Path) -> list[tuple[str, str, str]]:
     """Return the demo logins (username, password, role) written by the users step."""
     lines = (Path(data_dir) / LOGINS_FILE).read_text().splitlines()
     return [tuple(line.split(" ", 2)) for line in lines if line]  # type: ignore[misc]
+
+
+def start_dashboard(port: int, *, timeout_seconds: float = 90) -> subprocess.Popen[bytes]:
+    """Start `oaktree dashboard` on the demo's data (this process's environment); return the process.
+
+    Waits until the app answers its health check, and exports its address for the summary.
+    """
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    log_file = (Path(os.environ["OAKTREE_DATA_DIR"]) / "dashboard.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "dashboard", "--port", str(port)], stdout=log_file, stderr=log_file
+    )
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                os.environ["OAKTREE_DASHBOARD_URL"] = url
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    return process  # the summary then says it is not running; its log says why

@@ -27,7 +27,7 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
 fi
 pg_isready -h 127.0.0.1 -p 5432
 
-if [ "${OAKTREE_NEED_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+if ! command -v chromium >/dev/null 2>&1; then
   echo "ensure-services: installing chromium"
   apt_install chromium
 fi

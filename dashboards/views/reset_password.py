@@ -32,7 +32,8 @@ if not token:
             show_error(str(exc))
         else:
             st.success(
-                "If an account uses this address, a reset link is on its way. It works once, for a limited time."
+                "If an account uses this address, a reset link is on its way. "
+                "It works once, for a limited time."
             )
 else:
     with st.form("reset-choose"):
