@@ -20,8 +20,10 @@ Contract (stable: other pages are written against it):
 - `auth()`: the process's `AuthContext` (token signer, lockout policy, clock).
 - `show_table(df, *, key, file_name)`: a dataframe with a CSV download button.
 - `resource_detail_link(resource_id, label=None)`: a link to the detail page of one resource;
-  `open_resource_detail(resource_id)` switches to it (e.g. after a chart click). The detail page
-  reads the id with `selected_resource_id()`.
+  `open_resource_detail(resource_id)` switches to it (e.g. after a chart click); `resource_url`
+  is its relative URL; `show_resource_table(df, key=..., file_name=...)` shows resources with a
+  link per row (selecting a row opens it) and a CSV download. The detail page reads the id with
+  `selected_resource_id()`.
 - `show_error(message)`: the way to report a failure (a message, never a traceback).
 - Page files: `PAGES` maps a short name to the page's script path (for `st.switch_page`).
 
@@ -34,7 +36,6 @@ AppTest seam: AppTest cannot send cookies, so a test puts a `Principal` of an ex
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -220,7 +221,55 @@ def show_table(df: pd.DataFrame, *, key: str, file_name: str, **dataframe_option
         data=csv,
         file_name=file_name if file_name.endswith(".csv") else f"{file_name}.csv",
         mime="text/csv",
-        key=f"{key}-csv-{hashlib.sha1(csv).hexdigest()[:8]}",
+        key=f"{key}-csv",
+        icon=":material/download:",
+    )
+
+
+# The detail page's URL (Streamlit names a page's URL after its file); links in tables use it.
+RESOURCE_DETAIL_URL = "resource_detail"
+
+
+def resource_url(resource_id: str) -> str:
+    """Return the relative URL of a resource's detail page."""
+    from urllib.parse import urlencode
+
+    return f"{RESOURCE_DETAIL_URL}?{urlencode({'id': resource_id})}"
+
+
+def show_resource_table(
+    df: pd.DataFrame,
+    *,
+    key: str,
+    file_name: str,
+    id_column: str = "resource_id",
+    column_config: dict[str, Any] | None = None,
+) -> None:
+    """Show resources with a link to each one's detail page; selecting a row opens it too. CSV included."""
+    shown = df.copy()
+    if not shown.empty:
+        shown.insert(0, "open", [resource_url(str(value)) for value in shown[id_column]])
+    config = {
+        "open": st.column_config.LinkColumn("open", display_text="details", width="small"),
+        **(column_config or {}),
+    }
+    event = st.dataframe(
+        shown,
+        key=f"{key}-table",
+        hide_index=True,
+        column_config=config,
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        open_resource_detail(str(shown.iloc[rows[0]][id_column]))
+    st.download_button(
+        "Download CSV",
+        data=df.to_csv(index=False).encode("utf-8"),
+        file_name=file_name if file_name.endswith(".csv") else f"{file_name}.csv",
+        mime="text/csv",
+        key=f"{key}-csv",
         icon=":material/download:",
     )
 
