@@ -13,7 +13,7 @@ from oaktree.auth.errors import PermissionDenied
 from oaktree.auth.roles import Principal
 from oaktree.config import Settings
 from tests.dashboards.alerting import WEB_CPU_RULE, fire_web_cpu_rule
-from tests.dashboards.conftest import EDGE, WEB
+from tests.dashboards.estate import EDGE, WEB
 
 ALERTS = "views/alerts.py"
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from oaktree.auth.roles import Principal
 from oaktree.config import Settings
 from tests.dashboards.alerting import fire_web_cpu_rule
-from tests.dashboards.conftest import BATCH, ESTATE, WEB
+from tests.dashboards.estate import BATCH, ESTATE, WEB
 
 MAP = "views/map.py"
 
