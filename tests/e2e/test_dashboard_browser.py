@@ -22,7 +22,7 @@ from pathlib import Path
 import boto3
 import psycopg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 from sqlalchemy import func, select
 
 from models import Alert, AuditEntry, User
@@ -226,10 +226,15 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 def settle(page: Page) -> None:
-    """Wait until the app is connected, its script has finished running and no placeholder remains."""
+    """Wait until the app is connected, its script has finished running and no placeholder remains.
+
+    Every page of the app starts with a title, so a visible one means the run has begun: the
+    script state read after it is this run's, not the idle state before the first run.
+    """
     page.wait_for_selector("[data-testid=stApp][data-test-connection-state=CONNECTED]")
+    expect(page.locator("[data-testid=stMain] h1").first).to_be_visible()
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=SETTLE_MS)
 
 
 def open_page(page: Page, dashboard: Dashboard, path: str = "") -> None:
@@ -256,11 +261,14 @@ def signed_in_page(context: BrowserContext, dashboard: Dashboard, role: str) -> 
     return page
 
 
+def message_boxes(page: Page) -> Locator:
+    """Return the text of the message boxes (error, warning, info, success), without their icons."""
+    return page.locator("[data-testid=stAlert] [data-testid=stMarkdownContainer]")
+
+
 def alerts_shown(page: Page) -> list[str]:
-    """Return the text of every message box (error, warning, info, success) on the page."""
-    # The message's own text, without the icon's ligature name.
-    boxes = page.locator("[data-testid=stAlert] [data-testid=stMarkdownContainer]")
-    return [text.strip() for text in boxes.all_inner_texts()]
+    """Return the text of every message box on the page."""
+    return [text.strip() for text in message_boxes(page).all_inner_texts()]
 
 
 def assert_no_failure(page: Page) -> None:
@@ -272,7 +280,10 @@ def assert_no_failure(page: Page) -> None:
 
 def nav_links(page: Page) -> list[str]:
     """Return the page titles listed in the sidebar navigation."""
-    return [text.strip() for text in page.get_by_test_id("stSidebarNavLink").all_inner_texts()]
+    # A link's text is its icon's ligature name, then its title.
+    return [
+        text.strip().splitlines()[-1] for text in page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    ]
 
 
 def save_screenshot(page: Page, name: str) -> None:
@@ -309,3 +320,181 @@ def test_login_refuses_wrong_and_unknown_alike_then_sets_an_httponly_strict_cook
     # Page scripts cannot read it.
     assert SESSION_COOKIE not in page.evaluate("document.cookie")
     save_screenshot(page, "overview")
+
+
+def test_lockout_after_the_configured_failures_refuses_even_the_right_password(
+    dashboard: Dashboard, context: BrowserContext
+) -> None:
+    from oaktree.auth import auth_context, register_user
+    from oaktree.auth.roles import Principal
+
+    # An account of its own: locking it out must not disturb the other tests' users.
+    with db.session_scope(settings=dashboard.settings) as session:
+        register_user(
+            session=session,
+            ctx=auth_context(dashboard.settings),
+            username="forgetful",
+            email="forgetful@example.com",
+            password=PASSWORD,
+            role="viewer",
+            principal=Principal.system(),
+        )
+    attempts = dashboard.settings.lockout_attempts
+    page = context.new_page()
+    for _ in range(attempts):
+        sign_in(page, dashboard, "forgetful", "still-not-the-password")
+    sign_in(page, dashboard, "forgetful", PASSWORD)
+
+    [message] = alerts_shown(page)
+    minutes = dashboard.settings.lockout_minutes
+    assert message == (f"Too many failed attempts: this account is locked. Try again in {minutes} minute(s).")
+    expect(page.get_by_role("heading", name="Sign in to OakTree")).to_be_visible()
+    assert not [c for c in context.cookies() if c["name"] == SESSION_COOKIE]
+
+
+def test_registration_shows_each_field_message_and_stores_nothing(
+    dashboard: Dashboard, context: BrowserContext
+) -> None:
+    before = user_count(dashboard.settings)
+    page = context.new_page()
+    open_page(page, dashboard)
+    page.get_by_test_id("stPageLink").get_by_text("Create an account").click()
+    settle(page)
+    expect(page.get_by_role("heading", name="Create your OakTree account")).to_be_visible()
+    form = page.get_by_test_id("stForm")
+
+    def submit(username: str, email: str, password: str, repeated: str, *, awaited: str) -> list[str]:
+        """Submit the form; wait for the `awaited` message, then return every message shown."""
+        form.get_by_label("Username").fill(username)
+        form.get_by_label("Email").fill(email)
+        form.get_by_label("Password", exact=True).fill(password)
+        form.get_by_label("Password again").fill(repeated)
+        form.get_by_role("button", name="Create account").click()
+        expect(page.get_by_test_id("stAlert").filter(has_text=awaited)).to_be_visible()
+        settle(page)
+        return alerts_shown(page)
+
+    too_short = f"Password must be at least {MIN_PASSWORD_LENGTH} characters"
+    shown = submit("newcomer", "not-an-email", "short", "short", awaited=too_short)
+    assert too_short in shown
+    assert [message for message in shown if message.startswith("Email ")], shown
+    differ = "The two passwords differ."
+    shown = submit(
+        "newcomer", "newcomer@example.com", "a-long-enough-passphrase", "another-one", awaited=differ
+    )
+    assert shown == [differ]
+    assert user_count(dashboard.settings) == before
+
+
+@pytest.mark.parametrize("role", ["admin", "operator", "viewer"])
+def test_every_listed_page_renders_for_the_role_and_nothing_else_is_listed(
+    dashboard: Dashboard, context: BrowserContext, role: str
+) -> None:
+    page = signed_in_page(context, dashboard, role)
+    assert nav_links(page) == NAV_LINKS[role]
+    for title in NAV_LINKS[role]:
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+        expect(page).to_have_url(f"{dashboard.url}/{PAGE_PATHS[title]}")
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+        settle(page)  # the page's run has started (its title is shown): wait for its end
+        assert_no_failure(page)
+    # The detail page is routed (not listed) for every role.
+    open_page(page, dashboard, f"resource_detail?id={dashboard.instance_id}")
+    expect(page.get_by_role("heading", name="app-1")).to_be_visible()
+    assert_no_failure(page)
+    if role == "viewer":
+        expect(page.get_by_role("heading", name="Actions")).to_have_count(0)
+        expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+    else:
+        expect(page.get_by_role("heading", name="Actions")).to_be_visible()
+
+
+@pytest.mark.parametrize("role", ["operator", "viewer"])
+def test_typing_the_admin_url_does_not_reach_the_admin_page(
+    dashboard: Dashboard, context: BrowserContext, role: str
+) -> None:
+    page = signed_in_page(context, dashboard, role)
+    open_page(page, dashboard, "admin")
+    expect(page.get_by_test_id("stDialog")).to_contain_text("Page not found")
+    expect(page.get_by_role("heading", name="Administration")).to_have_count(0)
+    # The default page runs behind the dialog instead.
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def test_refresh_keeps_the_session_and_logout_ends_it(dashboard: Dashboard, context: BrowserContext) -> None:
+    page = signed_in_page(context, dashboard, "operator")
+    page.reload()
+    settle(page)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.get_by_text("Signed in as ops")).to_be_visible()
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+    settle(page)
+    expect(page.get_by_role("heading", name="Sign in to OakTree")).to_be_visible()
+    expect(message_boxes(page)).to_have_text(["You are signed out."])
+    assert not [c for c in context.cookies() if c["name"] == SESSION_COOKIE]
+    # Back and forward cannot bring the session back either.
+    open_page(page, dashboard, "resources")
+    expect(page.get_by_role("heading", name="Sign in to OakTree")).to_be_visible()
+
+
+def test_operator_creates_an_alert_rule_through_the_form(
+    dashboard: Dashboard, context: BrowserContext
+) -> None:
+    page = signed_in_page(context, dashboard, "operator")
+    open_page(page, dashboard, "alerts")
+    page.get_by_role("tab", name="New rule").click()
+    panel = page.get_by_role("tabpanel", name="New rule")
+    for label, value in (
+        ("Name", "app-1-cpu"),
+        ("Resource id", dashboard.instance_id),
+        ("Threshold", "85"),
+        ("Period (seconds)", "60"),
+        ("Evaluation periods (N)", "3"),
+        ("Datapoints to alarm (M of N)", "2"),
+    ):
+        field = panel.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Enter")  # commits the value (Streamlit reruns on enter or blur)
+        settle(page)
+    save_screenshot(page, "alert-form-filled")
+    panel.get_by_role("button", name="Create rule").click()
+    expect(
+        page.get_by_test_id("stAlert").filter(
+            has_text="Rule app-1-cpu created. It is evaluated at the next pass (every minute)."
+        )
+    ).to_be_visible()
+    with db.session_scope(settings=dashboard.settings) as session:
+        rule = session.scalars(select(Alert).where(Alert.name == "app-1-cpu")).one()
+        stored = (rule.resource_id, rule.threshold, rule.period_seconds, rule.evaluation_periods)
+    assert stored == (dashboard.instance_id, 85.0, 60, 3)
+    page.get_by_role("tab", name="Rules").click()
+    expect(page.get_by_role("tabpanel", name="Rules").get_by_test_id("stDataFrame")).to_contain_text(
+        "app-1-cpu"
+    )
+
+
+def test_operator_stops_an_instance_after_confirming(dashboard: Dashboard, context: BrowserContext) -> None:
+    page = signed_in_page(context, dashboard, "operator")
+    open_page(page, dashboard, f"resource_detail?id={dashboard.instance_id}")
+    expect(page.get_by_text("State in AWS now: running")).to_be_visible()
+
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_text("Really stop app-1")).to_be_visible()
+    # Nothing happens before the confirmation.
+    ec2 = boto3.client("ec2", region_name=REGION_A, endpoint_url=dashboard.moto_endpoint)
+
+    def state() -> str:
+        [reservation] = ec2.describe_instances(InstanceIds=[dashboard.instance_id])["Reservations"]
+        return reservation["Instances"][0]["State"]["Name"]
+
+    assert state() == "running"
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_test_id("stAlert").filter(has_text="ops stopped app-1 (running")).to_be_visible()
+    assert state() in {"stopping", "stopped"}
+    with db.session_scope(settings=dashboard.settings) as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.target == dashboard.instance_id)).all()
+        recorded = [(entry.actor, entry.action) for entry in entries]
+    assert recorded == [("ops", "resource.stop")]
+    save_screenshot(page, "resource-detail-after-stop")
