@@ -46,7 +46,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 USERNAMES = {role: username for username, role in ACCOUNTS}
 # The session cookie's name, as the login route sets it.
 SESSION_COOKIE = "oaktree_session"
-SCREENSHOTS_ENV = "OAKTREE_E2E_SCREENSHOTS"
+# Where the tests save what they saw (default: a pytest temporary directory).
+SCREENSHOTS_ENV = "DASHBOARD_E2E_SCREENSHOTS"
 # Every wait is bounded: a page that never settles fails the test instead of hanging the suite.
 SETTLE_MS = 30_000
 
@@ -286,12 +287,18 @@ def nav_links(page: Page) -> list[str]:
     ]
 
 
-def save_screenshot(page: Page, name: str) -> None:
-    """Save a screenshot when OAKTREE_E2E_SCREENSHOTS names a directory (a record of what was tested)."""
-    directory = os.environ.get(SCREENSHOTS_ENV)
-    if directory:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / f"{name}.png"))
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the directory the tests save their screenshots in ($DASHBOARD_E2E_SCREENSHOTS or a temp dir)."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    directory = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def save_screenshot(page: Page, directory: Path, name: str) -> None:
+    """Save what the page shows now as `<name>.png`: a record of what each test saw."""
+    page.screenshot(path=str(directory / f"{name}.png"))
 
 
 def user_count(settings: Settings) -> int:
@@ -300,13 +307,14 @@ def user_count(settings: Settings) -> int:
 
 
 def test_login_refuses_wrong_and_unknown_alike_then_sets_an_httponly_strict_cookie(
-    dashboard: Dashboard, context: BrowserContext
+    dashboard: Dashboard, context: BrowserContext, screenshots: Path
 ) -> None:
     page = context.new_page()
     sign_in(page, dashboard, USERNAMES["viewer"], "not-the-password-1")
     wrong_password = alerts_shown(page)
     sign_in(page, dashboard, "nobody-by-this-name", "not-the-password-1")
     unknown_user = alerts_shown(page)
+    save_screenshot(page, screenshots, "login-refused")
     assert wrong_password == unknown_user == ["Invalid username/email or password."]
     assert not [c for c in context.cookies() if c["name"] == SESSION_COOKIE]
 
@@ -319,11 +327,11 @@ def test_login_refuses_wrong_and_unknown_alike_then_sets_an_httponly_strict_cook
     assert cookie["path"] == "/"
     # Page scripts cannot read it.
     assert SESSION_COOKIE not in page.evaluate("document.cookie")
-    save_screenshot(page, "overview")
+    save_screenshot(page, screenshots, "overview")
 
 
 def test_lockout_after_the_configured_failures_refuses_even_the_right_password(
-    dashboard: Dashboard, context: BrowserContext
+    dashboard: Dashboard, context: BrowserContext, screenshots: Path
 ) -> None:
     from oaktree.auth import auth_context, register_user
     from oaktree.auth.roles import Principal
@@ -347,13 +355,14 @@ def test_lockout_after_the_configured_failures_refuses_even_the_right_password(
 
     [message] = alerts_shown(page)
     minutes = dashboard.settings.lockout_minutes
+    save_screenshot(page, screenshots, "login-locked")
     assert message == (f"Too many failed attempts: this account is locked. Try again in {minutes} minute(s).")
     expect(page.get_by_role("heading", name="Sign in to OakTree")).to_be_visible()
     assert not [c for c in context.cookies() if c["name"] == SESSION_COOKIE]
 
 
 def test_registration_shows_each_field_message_and_stores_nothing(
-    dashboard: Dashboard, context: BrowserContext
+    dashboard: Dashboard, context: BrowserContext, screenshots: Path
 ) -> None:
     before = user_count(dashboard.settings)
     page = context.new_page()
@@ -376,6 +385,7 @@ def test_registration_shows_each_field_message_and_stores_nothing(
 
     too_short = f"Password must be at least {MIN_PASSWORD_LENGTH} characters"
     shown = submit("newcomer", "not-an-email", "short", "short", awaited=too_short)
+    save_screenshot(page, screenshots, "register-field-messages")
     assert too_short in shown
     assert [message for message in shown if message.startswith("Email ")], shown
     differ = "The two passwords differ."
@@ -388,7 +398,7 @@ def test_registration_shows_each_field_message_and_stores_nothing(
 
 @pytest.mark.parametrize("role", ["admin", "operator", "viewer"])
 def test_every_listed_page_renders_for_the_role_and_nothing_else_is_listed(
-    dashboard: Dashboard, context: BrowserContext, role: str
+    dashboard: Dashboard, context: BrowserContext, screenshots: Path, role: str
 ) -> None:
     page = signed_in_page(context, dashboard, role)
     assert nav_links(page) == NAV_LINKS[role]
@@ -397,6 +407,7 @@ def test_every_listed_page_renders_for_the_role_and_nothing_else_is_listed(
         expect(page).to_have_url(f"{dashboard.url}/{PAGE_PATHS[title]}")
         expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
         settle(page)  # the page's run has started (its title is shown): wait for its end
+        save_screenshot(page, screenshots, f"{role}-{PAGE_PATHS[title] or 'overview'}")
         assert_no_failure(page)
     # The detail page is routed (not listed) for every role.
     open_page(page, dashboard, f"resource_detail?id={dashboard.instance_id}")
@@ -411,11 +422,12 @@ def test_every_listed_page_renders_for_the_role_and_nothing_else_is_listed(
 
 @pytest.mark.parametrize("role", ["operator", "viewer"])
 def test_typing_the_admin_url_does_not_reach_the_admin_page(
-    dashboard: Dashboard, context: BrowserContext, role: str
+    dashboard: Dashboard, context: BrowserContext, screenshots: Path, role: str
 ) -> None:
     page = signed_in_page(context, dashboard, role)
     open_page(page, dashboard, "admin")
     expect(page.get_by_test_id("stDialog")).to_contain_text("Page not found")
+    save_screenshot(page, screenshots, f"{role}-admin-url")
     expect(page.get_by_role("heading", name="Administration")).to_have_count(0)
     # The default page runs behind the dialog instead.
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
@@ -440,7 +452,7 @@ def test_refresh_keeps_the_session_and_logout_ends_it(dashboard: Dashboard, cont
 
 
 def test_operator_creates_an_alert_rule_through_the_form(
-    dashboard: Dashboard, context: BrowserContext
+    dashboard: Dashboard, context: BrowserContext, screenshots: Path
 ) -> None:
     page = signed_in_page(context, dashboard, "operator")
     open_page(page, dashboard, "alerts")
@@ -458,7 +470,7 @@ def test_operator_creates_an_alert_rule_through_the_form(
         field.fill(value)
         field.press("Enter")  # commits the value (Streamlit reruns on enter or blur)
         settle(page)
-    save_screenshot(page, "alert-form-filled")
+    save_screenshot(page, screenshots, "alert-form-filled")
     panel.get_by_role("button", name="Create rule").click()
     expect(
         page.get_by_test_id("stAlert").filter(
@@ -475,7 +487,9 @@ def test_operator_creates_an_alert_rule_through_the_form(
     )
 
 
-def test_operator_stops_an_instance_after_confirming(dashboard: Dashboard, context: BrowserContext) -> None:
+def test_operator_stops_an_instance_after_confirming(
+    dashboard: Dashboard, context: BrowserContext, screenshots: Path
+) -> None:
     page = signed_in_page(context, dashboard, "operator")
     open_page(page, dashboard, f"resource_detail?id={dashboard.instance_id}")
     expect(page.get_by_text("State in AWS now: running")).to_be_visible()
@@ -497,4 +511,4 @@ def test_operator_stops_an_instance_after_confirming(dashboard: Dashboard, conte
         entries = session.scalars(select(AuditEntry).where(AuditEntry.target == dashboard.instance_id)).all()
         recorded = [(entry.actor, entry.action) for entry in entries]
     assert recorded == [("ops", "resource.stop")]
-    save_screenshot(page, "resource-detail-after-stop")
+    save_screenshot(page, screenshots, "resource-detail-after-stop")
