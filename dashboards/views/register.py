@@ -47,7 +47,10 @@ if submitted:
             st.page_link(str(PAGES["login"]), label="Sign in", icon=":material/login:")
     for field, problem in problems.items():
         slot = slots.get(field)
-        message = f"{field.capitalize()} {problem}" if field in slots else f"{field}: {problem}"
+        # Our own problems are phrases ("must be at least 12 characters") that read on from the
+        # field's name; the email validator's are whole sentences, which follow a colon.
+        joiner = ": " if problem[:1].isupper() or field not in slots else " "
+        message = f"{field.capitalize() if field in slots else field}{joiner}{problem}"
         (slot.error if slot is not None else st.error)(message)
 
 st.page_link(str(PAGES["login"]), label="Already have an account? Sign in", icon=":material/login:")

@@ -1,0 +1,397 @@
+"""Dashboard page loads against the 2-second budget, on 1,000 resources with 14 days of history.
+
+The lake holds an estate of 1,000 resources in two regions (EC2 instances in VPCs and subnets,
+ECS clusters and services, DynamoDB tables), a 1-minute CPU series for every instance and
+service over 14 days (19 million points), every catalogue series of the instance whose detail
+page is opened, and the rollups the warehouse's own code builds from them. Each page runs through
+the router with AppTest, signed in as a viewer through the router's seam: the page's queries,
+its figures and its Streamlit elements, without a browser's drawing. A "first load" starts with
+an empty query cache (the warehouse connection is already open, as in a running server); a
+"repeat load" is the median of three reruns served by the query cache (30 s TTL).
+
+Side by side, in the same run, the naive way where there is one: every query on the 1-minute
+table (the range's rollup ignored) for the overview and the detail page, and every one of the
+1,000 resources drawn for the map (no grouping).
+
+Run: `uv run python -m benchmarks bench_dashboard`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pyarrow as pa
+
+from benchmarks.bench_collection import markdown
+from oaktree.config import Settings, load_settings
+from oaktree.inventory import Resource, ResourceType
+
+BUDGET_SECONDS = 2.0
+DAYS = 14
+REGIONS = ("us-east-1", "ap-southeast-1")
+ACCOUNT = "123456789012"
+# Per region: 400 instances in 4 VPCs x 4 subnets, 5 clusters of 15 services, 20 tables (1,000 in all).
+INSTANCES_PER_REGION = 400
+CLUSTERS_PER_REGION = 5
+SERVICES_PER_CLUSTER = 15
+TABLES_PER_REGION = 20
+REPEAT_RUNS = 3
+ROUTER = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+PASSWORD = "bench-password-not-secret-1"
+
+
+def estate() -> list[Resource]:
+    """Return the 1,000 resources: instances (one in ten stopped), clusters, services, tables."""
+    resources: list[Resource] = []
+    for region in REGIONS:
+        for n in range(INSTANCES_PER_REGION):
+            instance_id = f"i-{region[:2]}{n:015x}"
+            vpc, subnet = n % 4, (n // 4) % 4
+            resources.append(
+                Resource(
+                    instance_id,
+                    f"arn:aws:ec2:{region}:{ACCOUNT}:instance/{instance_id}",
+                    ResourceType.EC2_INSTANCE,
+                    region,
+                    f"web-{region}-{n}",
+                    "stopped" if n % 10 == 9 else "running",
+                    {"env": "prod" if n % 3 else "staging", "team": f"team-{n % 7}"},
+                    instance_type="t3.medium",
+                    vpc_id=f"vpc-{region[:2]}{vpc}",
+                    subnet_id=f"subnet-{region[:2]}{vpc}{subnet}",
+                    availability_zone=f"{region}{'abc'[subnet % 3]}",
+                    account_id=ACCOUNT,
+                )
+            )
+        for c in range(CLUSTERS_PER_REGION):
+            cluster_arn = f"arn:aws:ecs:{region}:{ACCOUNT}:cluster/cluster-{c}"
+            resources.append(
+                Resource(
+                    cluster_arn,
+                    cluster_arn,
+                    ResourceType.ECS_CLUSTER,
+                    region,
+                    f"cluster-{c}",
+                    "ACTIVE",
+                    account_id=ACCOUNT,
+                )
+            )
+            for s in range(SERVICES_PER_CLUSTER):
+                service_arn = f"arn:aws:ecs:{region}:{ACCOUNT}:service/cluster-{c}/svc-{s}"
+                resources.append(
+                    Resource(
+                        service_arn,
+                        service_arn,
+                        ResourceType.ECS_SERVICE,
+                        region,
+                        f"svc-{c}-{s}",
+                        "ACTIVE",
+                        cluster=f"cluster-{c}",
+                        desired_count=2,
+                        running_count=2,
+                        launch_type="FARGATE",
+                        account_id=ACCOUNT,
+                    )
+                )
+        for t in range(TABLES_PER_REGION):
+            table_arn = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/table-{t}"
+            resources.append(
+                Resource(
+                    table_arn,
+                    table_arn,
+                    ResourceType.DYNAMODB_TABLE,
+                    region,
+                    f"table-{t}",
+                    "ACTIVE",
+                    capacity_mode="PAY_PER_REQUEST",
+                    account_id=ACCOUNT,
+                )
+            )
+    return resources
+
+
+@dataclass
+class SeriesBatch:
+    """Series to write as 1-minute points: parallel lists of their keys."""
+
+    resource_ids: list[str] = field(default_factory=list)
+    resource_types: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    metric_names: list[str] = field(default_factory=list)
+    statistics: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+
+    def add(self, resource: Resource, metric_name: str, statistic: str, unit: str) -> None:
+        self.resource_ids.append(resource.resource_id)
+        self.resource_types.append(resource.resource_type.value)
+        self.regions.append(resource.region)
+        self.metric_names.append(metric_name)
+        self.statistics.append(statistic)
+        self.units.append(unit)
+
+
+def series_to_write(resources: list[Resource], detail: Resource) -> SeriesBatch:
+    """Return CPU of every instance and service, and every catalogue series of the detail instance."""
+    from oaktree.catalogue import specs_for
+
+    batch = SeriesBatch()
+    for resource in resources:
+        if resource.resource_type in (ResourceType.EC2_INSTANCE, ResourceType.ECS_SERVICE):
+            batch.add(resource, "CPUUtilization", "Average", "Percent")
+    for spec in specs_for(detail.resource_type):
+        for statistic in spec.statistics:
+            if (spec.series_name, statistic) != ("CPUUtilization", "Average"):
+                batch.add(detail, spec.series_name, statistic, spec.unit)
+    return batch
+
+
+def fill_lake(settings: Settings, resources: list[Resource], batch: SeriesBatch, now: datetime) -> int:
+    """Save the inventory, write 14 days of the batch's series ending at `now` (a day per commit),
+    and roll them up; return how many 1-minute points were written."""
+    from oaktree.discovery.store import save_inventory
+    from oaktree.warehouse.lake import LAKE, open_for_writing
+    from oaktree.warehouse.rollups import rollup
+    from oaktree.warehouse.schema import METRICS, POINT_SCHEMA
+
+    save_inventory(settings, resources)
+    connection = open_for_writing(settings)
+    minutes_per_day = 1440
+    series_count = len(batch.resource_ids)
+    rng = np.random.default_rng(7)
+    # A busy fleet: each series has its own level, a daily cycle and noise.
+    levels = rng.uniform(5, 70, series_count)
+    keys = {
+        name: pa.array(getattr(batch, name))
+        for name in ("resource_ids", "resource_types", "regions", "metric_names", "statistics", "units")
+    }
+    end = now.replace(second=0, microsecond=0)
+    total = 0
+    for day in range(DAYS):
+        start = end - timedelta(days=DAYS - day)
+        count = series_count * minutes_per_day
+        minute = np.tile(np.arange(minutes_per_day), series_count)
+        series_index = np.repeat(np.arange(series_count), minutes_per_day)
+        taken = pa.array(series_index)
+        values = (
+            levels[series_index]
+            + 15 * np.sin(2 * np.pi * (minute + day * minutes_per_day) / minutes_per_day)
+            + rng.normal(0, 3, count)
+        )
+        table = pa.Table.from_arrays(
+            [
+                keys["resource_ids"].take(taken),
+                keys["resource_types"].take(taken),
+                keys["regions"].take(taken),
+                keys["metric_names"].take(taken),
+                keys["statistics"].take(taken),
+                keys["units"].take(taken),
+                pa.array(int(start.timestamp() * 1000) + minute * 60_000).cast(pa.timestamp("ms", tz="UTC")),
+                pa.array(values.clip(0, 100)),
+                pa.array([ACCOUNT] * count),
+            ],
+            schema=POINT_SCHEMA,
+        )
+        connection.register("_day", table)
+        connection.execute(f"INSERT INTO {LAKE}.{METRICS.name} SELECT * FROM _day")
+        connection.unregister("_day")
+        total += count
+    rollup(connection, now=end, raw_retention_days=DAYS + 1)
+    connection.close()
+    return total
+
+
+def viewer(settings: Settings) -> Any:
+    """Create the application database and a viewer; return the viewer's principal."""
+    from oaktree import db
+    from oaktree.auth import auth_context, register_user
+    from oaktree.auth.roles import Principal
+    from oaktree.auth.users import principal_for
+
+    db.upgrade(settings.sqlalchemy_url)
+    with db.session_scope(settings=settings) as session:
+        user = register_user(
+            session=session,
+            ctx=auth_context(settings),
+            username="bench-viewer",
+            email="bench-viewer@example.com",
+            password=PASSWORD,
+            role="viewer",
+            principal=Principal.system(),
+        )
+        return principal_for(user)
+
+
+@dataclass(frozen=True)
+class PageLoad:
+    """One page to load: its script, query parameters and session state (widget values)."""
+
+    label: str
+    script: str
+    query: dict[str, str] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def _app(principal: Any, load: PageLoad) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboards.context import TEST_PRINCIPAL_KEY
+
+    app = AppTest.from_file(str(ROUTER), default_timeout=300)
+    app.session_state[TEST_PRINCIPAL_KEY] = principal
+    for key, value in load.state.items():
+        app.session_state[key] = value
+    for key, value in load.query.items():
+        app.query_params[key] = value
+    app.switch_page(load.script)
+    return app
+
+
+def _checked(app: Any, label: str) -> Any:
+    """Run the app once; fail loudly if the page raised or reported a failure (a fast error is no result)."""
+    app.run()
+    if app.exception:
+        raise RuntimeError(f"{label}: {app.exception[0].message}")
+    failures = [error.value for error in app.error if "failed" in str(error.value)]
+    if failures:
+        raise RuntimeError(f"{label}: {failures}")
+    return app
+
+
+def time_page(principal: Any, load: PageLoad) -> tuple[float, float]:
+    """Return (first load, median repeat load) in seconds for one page."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    app = _app(principal, load)
+    started = time.perf_counter()
+    _checked(app, load.label)
+    first = time.perf_counter() - started
+    repeats = []
+    for _ in range(REPEAT_RUNS):
+        started = time.perf_counter()
+        _checked(app, load.label)
+        repeats.append(time.perf_counter() - started)
+    return first, statistics.median(repeats)
+
+
+@contextlib.contextmanager
+def every_query_on_the_minute_table() -> Iterator[None]:
+    """Make the warehouse read every range from the 1-minute table (the naive way)."""
+    from oaktree.warehouse import read
+    from oaktree.warehouse.schema import Resolution
+
+    with mock.patch.object(read, "pick_resolution", return_value=Resolution.MINUTE):
+        yield
+
+
+@contextlib.contextmanager
+def environment(settings_env: dict[str, str]) -> Iterator[None]:
+    """Point the process's settings (read by the app through `get_settings`) at the bench's data."""
+    from oaktree import config
+
+    with mock.patch.dict(os.environ, settings_env):
+        config.get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            config.get_settings.cache_clear()
+
+
+def main() -> None:
+    """Build the lake, load each page (ours and the naive way), print a markdown table."""
+    from dashboards.selection import RANGE_KEY
+    from oaktree.logs import configure_logging
+
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory(prefix="oaktree-bench-dashboard-") as data_dir:
+        env = {
+            "OAKTREE_DATA_DIR": data_dir,
+            "OAKTREE_REGIONS": ",".join(REGIONS),
+            "OAKTREE_BCRYPT_ROUNDS": "4",
+            "OAKTREE_LOG_LEVEL": "WARNING",
+        }
+        with environment(env):
+            settings = load_settings()
+            resources = estate()
+            detail = resources[0]
+            started = time.perf_counter()
+            points = fill_lake(settings, resources, series_to_write(resources, detail), datetime.now(UTC))
+            built = time.perf_counter() - started
+            principal = viewer(settings)
+            fortnight = {RANGE_KEY: "14d"}
+            day = {RANGE_KEY: "24h"}
+            pages = [
+                (PageLoad("overview (14 days)", "views/overview.py", state=fortnight), "every query"),
+                (PageLoad("resources (1,000 rows)", "views/resources.py", state=fortnight), None),
+                (
+                    PageLoad(
+                        "resource detail (14 days, 8 series)",
+                        "views/resource_detail.py",
+                        query={"id": detail.resource_id},
+                        state=fortnight,
+                    ),
+                    "every query",
+                ),
+                (
+                    PageLoad(
+                        "resource detail (24 hours, 8 series)",
+                        "views/resource_detail.py",
+                        query={"id": detail.resource_id},
+                        state=day,
+                    ),
+                    None,
+                ),
+                (PageLoad("map (1,000 resources, grouped)", "views/map.py", state=fortnight), "every node"),
+            ]
+            # The first run pays the imports and opens the warehouse connection: a server's start-up.
+            _checked(_app(principal, pages[0][0]), "warm-up")
+            rows = []
+            for load, naive_kind in pages:
+                first, repeat = time_page(principal, load)
+                naive_first = None
+                naive_way = "—"
+                if naive_kind == "every query":
+                    naive_way = "1-minute table for the whole range"
+                    with every_query_on_the_minute_table():
+                        naive_first, _ = time_page(principal, load)
+                elif naive_kind == "every node":
+                    naive_way = "every resource drawn (no grouping)"
+                    naive_first, _ = time_page(
+                        principal,
+                        PageLoad(load.label, load.script, state={**load.state, "map_show_all": True}),
+                    )
+                rows.append(
+                    {
+                        "page": load.label,
+                        "first load (s)": f"{first:.2f}",
+                        "repeat load (s)": f"{repeat:.2f}",
+                        "budget": f"{BUDGET_SECONDS:.0f} s",
+                        "within budget": "yes" if first <= BUDGET_SECONDS else "NO",
+                        "naive way": naive_way,
+                        "naive first load (s)": "—" if naive_first is None else f"{naive_first:.2f}",
+                        "naive / ours": "—" if naive_first is None else f"{naive_first / first:.1f}x",
+                    }
+                )
+    print(
+        f"## Dashboard page loads: {len(resources):,} resources x {DAYS} days "
+        f"({points:,} 1-minute points and their rollups)\n"
+    )
+    print(
+        f"Lake built (written and rolled up) in {built:.0f} s. Pages run through the router with AppTest.\n"
+    )
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
