@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 from sqlalchemy import func, select
 
+from dashboards.session_routes import SESSION_COOKIE
 from models import Alert, AuditEntry, User
 from oaktree import aws as aws_clients
 from oaktree import db
@@ -37,16 +38,10 @@ from scripts.screenshots import CHROMIUM_ARGS
 from tests.conftest import PG_ADMIN_DSN
 from tests.dashboards.estate import ACCOUNTS, PASSWORD, REGION_A, REGION_B, create_users, store_estate
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 USERNAMES = {role: username for username, role in ACCOUNTS}
-# The session cookie's name, as the login route sets it.
-SESSION_COOKIE = "oaktree_session"
 # Where the tests save what they saw (default: a pytest temporary directory).
 SCREENSHOTS_ENV = "DASHBOARD_E2E_SCREENSHOTS"
 # Every wait is bounded: a page that never settles fails the test instead of hanging the suite.
@@ -212,8 +207,11 @@ def dashboard(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Launch Debian's chromium once for the module (Playwright never downloads a browser here)."""
+    chromium = shutil.which("chromium")
+    # Never fall back to a browser Playwright would download: `make services` installs Debian's.
+    assert chromium is not None, "Debian's chromium is not installed (make services installs it)"
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 
