@@ -7,7 +7,8 @@ page is opened, and the rollups the warehouse's own code builds from them. Each 
 the router with AppTest, signed in as a viewer through the router's seam: the page's queries,
 its figures and its Streamlit elements, without a browser's drawing. A "first load" starts with
 an empty query cache (the warehouse connection is already open, as in a running server); a
-"repeat load" is the median of three reruns served by the query cache (30 s TTL).
+"repeat load" is a rerun served by the query cache (30 s TTL). Medians of three, after one
+unmeasured load of each variant.
 
 Side by side, in the same run, the naive way where there is one: every query on the 1-minute
 table (the range's rollup ignored) for the overview and the detail page, and every one of the
@@ -269,20 +270,25 @@ def _checked(app: Any, label: str) -> Any:
 
 
 def time_page(principal: Any, load: PageLoad) -> tuple[float, float]:
-    """Return (first load, median repeat load) in seconds for one page."""
+    """Return (median first load, median repeat load) in seconds for one page.
+
+    One unmeasured load first, so every variant meets the same warm file cache and DuckLake
+    metadata; then each first load starts from an empty query cache.
+    """
     import streamlit as st
 
-    st.cache_data.clear()
-    app = _app(principal, load)
-    started = time.perf_counter()
-    _checked(app, load.label)
-    first = time.perf_counter() - started
-    repeats = []
+    _checked(_app(principal, load), load.label)
+    firsts, repeats = [], []
     for _ in range(REPEAT_RUNS):
+        st.cache_data.clear()
+        app = _app(principal, load)
+        started = time.perf_counter()
+        _checked(app, load.label)
+        firsts.append(time.perf_counter() - started)
         started = time.perf_counter()
         _checked(app, load.label)
         repeats.append(time.perf_counter() - started)
-    return first, statistics.median(repeats)
+    return statistics.median(firsts), statistics.median(repeats)
 
 
 @contextlib.contextmanager
@@ -310,15 +316,21 @@ def environment(settings_env: dict[str, str]) -> Iterator[None]:
 
 def main() -> None:
     """Build the lake, load each page (ours and the naive way), print a markdown table."""
+    from streamlit import logger as streamlit_logger
+
     from dashboards.selection import RANGE_KEY
     from oaktree.logs import configure_logging
 
     configure_logging("WARNING")
+    # AppTest runs outside a Streamlit server: its "no runtime" notices are not news here.
+    streamlit_logger.set_log_level("error")
     with tempfile.TemporaryDirectory(prefix="oaktree-bench-dashboard-") as data_dir:
         env = {
             "OAKTREE_DATA_DIR": data_dir,
             "OAKTREE_REGIONS": ",".join(REGIONS),
             "OAKTREE_BCRYPT_ROUNDS": "4",
+            # A fixed secret: no sandbox secret file (and its warning) for a throwaway data dir.
+            "OAKTREE_JWT_SECRET": "bench-only-signing-secret-of-enough-length-0123456789",
             "OAKTREE_LOG_LEVEL": "WARNING",
         }
         with environment(env):
@@ -374,8 +386,8 @@ def main() -> None:
                 rows.append(
                     {
                         "page": load.label,
-                        "first load (s)": f"{first:.2f}",
-                        "repeat load (s)": f"{repeat:.2f}",
+                        "first load (s, median of 3)": f"{first:.2f}",
+                        "repeat load (s, cached)": f"{repeat:.2f}",
                         "budget": f"{BUDGET_SECONDS:.0f} s",
                         "within budget": "yes" if first <= BUDGET_SECONDS else "NO",
                         "naive way": naive_way,

@@ -6,9 +6,11 @@ Usage, after the demo filled a data dir:
     OAKTREE_DATA_DIR=/tmp/demo/demo uv run oaktree dashboard --port 8501 &
     uv run python -m scripts.dashboard_screenshots --url http://127.0.0.1:8501 --data-dir /tmp/demo/demo
 
-It signs in through the login form with the demo's operator (from `demo-logins.txt` in the data
-dir), opens the busiest EC2 instance's detail page (read from the warehouse), and saves
-login.png, overview.png, resource-detail.png, map.png and alerts.png in docs/screenshots/.
+It signs in through the login form with a demo account (`demo-logins.txt` in the data dir; the
+viewer by default: after `demo --once` the sandbox AWS is gone, and the operator's action panel
+would say it cannot read the instance's state), opens the busiest EC2 instance's detail page
+(read from the warehouse), and saves login.png, overview.png, resource-detail.png, map.png and
+alerts.png in docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def settle(page: Page, timeout_ms: int = SETTLE_MS) -> None:
     expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout_ms)
 
 
-def demo_login(data_dir: Path, role: str = "operator") -> tuple[str, str]:
+def demo_login(data_dir: Path, role: str) -> tuple[str, str]:
     """Return the username and password of the demo account with `role` (written by `oaktree demo`)."""
     for line in (data_dir / "demo-logins.txt").read_text().splitlines():
         username, password, account_role = line.split(" ", 2)
@@ -89,12 +91,13 @@ def main() -> None:
         "--data-dir", type=Path, required=True, help="the demo's data dir (logins, warehouse)"
     )
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "docs" / "screenshots")
+    parser.add_argument("--role", default="viewer", help="the demo account to sign in as (admin, viewer)")
     args = parser.parse_args()
     chromium = shutil.which("chromium")
     if chromium is None:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
     base = args.url.rstrip("/")
-    username, password = demo_login(args.data_dir)
+    username, password = demo_login(args.data_dir, args.role)
     resource_id = busiest_instance(args.data_dir)
     args.out.mkdir(parents=True, exist_ok=True)
 
