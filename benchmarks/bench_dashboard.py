@@ -316,13 +316,16 @@ def environment(settings_env: dict[str, str]) -> Iterator[None]:
 
 def main() -> None:
     """Build the lake, load each page (ours and the naive way), print a markdown table."""
+    from streamlit import config as streamlit_config
     from streamlit import logger as streamlit_logger
 
     from dashboards.selection import RANGE_KEY
     from oaktree.logs import configure_logging
 
     configure_logging("WARNING")
-    # AppTest runs outside a Streamlit server: its "no runtime" notices are not news here.
+    # AppTest runs outside a Streamlit server: its "no runtime" notices are not news here. Each
+    # AppTest run re-applies the configured level, so the option is set as well as the level.
+    streamlit_config.set_option("logger.level", "error")
     streamlit_logger.set_log_level("error")
     with tempfile.TemporaryDirectory(prefix="oaktree-bench-dashboard-") as data_dir:
         env = {
