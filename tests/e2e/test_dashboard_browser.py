@@ -210,6 +210,8 @@ def browser() -> Iterator[Browser]:
     chromium = shutil.which("chromium")
     # Never fall back to a browser Playwright would download: `make services` installs Debian's.
     assert chromium is not None, "Debian's chromium is not installed (make services installs it)"
+    # Assertions wait as long as actions do: a shared CI machine can be slow to rerun a page.
+    expect.set_options(timeout=SETTLE_MS)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield launched
