@@ -361,3 +361,12 @@ def newest_point(connection: duckdb.DuckDBPyConnection) -> datetime | None:
     """Return the time of the newest 1-minute point (UTC), or None on an empty warehouse."""
     with cursor(connection) as own:
         return own.execute(f"SELECT max(ts) FROM {METRICS.name}").fetchall()[0][0]
+
+
+def account_ids(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Return the AWS accounts the inventory holds, sorted (rows saved before accounts were kept: none)."""
+    with cursor(connection) as own:
+        rows = own.execute(
+            f"SELECT DISTINCT account_id FROM {RESOURCES.name} WHERE account_id IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    return [str(row[0]) for row in rows]
