@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from oaktree.collection.planning import align_down, epoch_ms
+from oaktree.collection.planning import MAX_QUERIES_PER_REQUEST, align_down, epoch_ms
 from oaktree.config import Settings, load_settings
 from oaktree.inventory import Resource, ResourceType
 from oaktree.logs import configure_logging
@@ -286,6 +286,28 @@ def pipeline_run(
     }
 
 
+# (c) One worker's reach -------------------------------------------------------------------------
+
+STEADY_STATE_POINTS = 4  # each minute's run reads the new minute and re-reads 3 settling ones
+GETMETRICDATA_TPS = int(Settings.model_fields["getmetricdata_tps"].default)  # AWS's quota: 50
+QUERIES_PER_CALL = MAX_QUERIES_PER_REQUEST
+
+
+def worker_reach(series: int, *, data_dir: Path) -> dict[str, Any]:
+    """Return how many series one worker collects per minute, from a steady-state run's duration."""
+    run = pipeline_run(series, STEADY_STATE_POINTS, with_warehouse=True, data_dir=data_dir, threads=1)
+    per_minute = round(series * 60 / run["seconds"])
+    api_ceiling = GETMETRICDATA_TPS * QUERIES_PER_CALL * 60
+    return {
+        "series": series,
+        "points_per_series": STEADY_STATE_POINTS,
+        "seconds_per_run": run["seconds"],
+        "series_per_minute": per_minute,
+        "api_ceiling_per_account_region": api_ceiling,
+        "worker_vs_api_ceiling": f"{per_minute / api_ceiling:.2f}",
+    }
+
+
 # (d) Peak memory ------------------------------------------------------------------------------
 
 
@@ -389,6 +411,16 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(median)
     print(f"Target: {THROUGHPUT_TARGET:,} datapoints/s; median of 3 runs.\n")
     print(markdown(runs) + "\n")
+
+    print("## (c) How far one worker goes: steady-state runs (1 new minute + 3 settling minutes a series)\n")
+    with tempfile.TemporaryDirectory() as data_dir:
+        reach = [worker_reach(series, data_dir=Path(data_dir) / str(series)) for series in (10_000, 40_000)]
+    print(
+        "One process, one thread, DuckLake upsert, no AWS latency. `series_per_minute` is what one "
+        "worker's CPU can collect within the 1-minute schedule; the API ceiling is GetMetricData's "
+        f"budget ({GETMETRICDATA_TPS} calls/s x {QUERIES_PER_CALL} queries) per account and region.\n"
+    )
+    print(markdown(reach) + "\n")
 
     print(f"## (d) Peak memory of one collection run, {args.series:,} series x {args.points} points\n")
     print(markdown([peak_memory(args.series, args.points, with_warehouse=flag) for flag in (False, True)]))
