@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from oaktree.warehouse.buckets import bucket_start_sql
 from oaktree.warehouse.lake import cursor
 from oaktree.warehouse.schema import EVENTS, MEANINGFUL_COLUMN, METRICS, RESOURCES, TABLES, Resolution
 
@@ -151,7 +152,7 @@ def series_for_keys(
             aggregate = " ".join(f"WHEN '{name}' THEN {fn}(value)" for name, fn in PERIOD_AGGREGATE.items())
             points = (
                 "SELECT resource_id, metric_name, statistic, "
-                f"time_bucket(INTERVAL '{int(period_seconds)} seconds', ts) AS period, "
+                f"{bucket_start_sql('ts', int(period_seconds))} AS period, "
                 f"CASE any_value(statistic) {aggregate} END AS value "
                 f"FROM ({points}) GROUP BY resource_id, metric_name, statistic, period"
             )
@@ -189,7 +190,7 @@ def period_percentiles(
             f"""
             SELECT resource_id, metric_name, statistic, ts, count, {columns} FROM (
                 SELECT t.resource_id, t.metric_name, t.statistic,
-                       time_bucket(INTERVAL '{int(period_seconds)} seconds', t.ts) AS ts,
+                       {bucket_start_sql("t.ts", int(period_seconds))} AS ts,
                        count(*) AS count, quantile_cont(t.value, [{fractions}]) AS q
                 FROM {METRICS.name} t SEMI JOIN _wanted w ON t.resource_id = w.resource_id
                     AND t.metric_name = w.metric_name AND t.statistic = w.statistic
