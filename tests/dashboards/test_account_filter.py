@@ -12,7 +12,7 @@ from dashboards.selection import ACCOUNT_KEY, ALL_ACCOUNTS
 from oaktree.auth.roles import Principal
 from oaktree.config import Settings
 from oaktree.discovery.store import save_inventory
-from tests.dashboards.conftest import BATCH, EDGE, ESTATE, WEB
+from tests.dashboards.estate import BATCH, EDGE, ESTATE, WEB
 from tests.dashboards.test_map_page import chart_spec
 
 OURS, THEIRS = "111111111111", "222222222222"
