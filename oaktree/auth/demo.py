@@ -15,7 +15,8 @@ from oaktree.config import Settings
 from oaktree.db import session_scope
 
 # Admin first: on an empty database the first account becomes admin anyway.
-DEMO_ACCOUNTS = (("demo-admin", Role.ADMIN), ("demo-viewer", Role.VIEWER))
+# One account per role, so a newcomer can try what each sees (operators: resource actions, rules).
+DEMO_ACCOUNTS = (("demo-admin", Role.ADMIN), ("demo-operator", Role.OPERATOR), ("demo-viewer", Role.VIEWER))
 
 
 def generate_password() -> str:
@@ -26,7 +27,7 @@ def generate_password() -> str:
 def ensure_demo_users(
     *, settings: Settings, session: Session | None = None, ctx: AuthContext | None = None
 ) -> list[dict[str, Any]]:
-    """Create `demo-admin` and `demo-viewer` if missing, else give them new passwords; return the credentials.
+    """Create the demo accounts (one per role) if missing, else give them new passwords; return them.
 
     Idempotent: existing accounts are re-enabled and put back in their role, so the printed
     credentials always work. Needs a migrated database.

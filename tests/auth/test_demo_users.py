@@ -18,7 +18,11 @@ def test_demo_users_are_created_and_their_passwords_work(
     session: Session, ctx: AuthContext, settings: Settings
 ) -> None:
     first = ensure_demo_users(settings=settings, session=session, ctx=ctx)
-    assert [(c["username"], c["role"]) for c in first] == [("demo-admin", "admin"), ("demo-viewer", "viewer")]
+    assert [(c["username"], c["role"]) for c in first] == [
+        ("demo-admin", "admin"),
+        ("demo-operator", "operator"),
+        ("demo-viewer", "viewer"),
+    ]
     for credentials in first:
         assert len(credentials["password"]) == 24
         result = login(
@@ -31,7 +35,7 @@ def test_demo_users_are_created_and_their_passwords_work(
     set_role(session=session, ctx=ctx, principal=system, username="demo-viewer", role="operator")
     set_active(session=session, ctx=ctx, principal=system, username="demo-viewer", active=False)
     second = ensure_demo_users(settings=settings, session=session, ctx=ctx)
-    assert session.scalar(select(func.count()).select_from(User)) == 2
+    assert session.scalar(select(func.count()).select_from(User)) == 3
     for old, new in zip(first, second, strict=True):
         assert old["password"] != new["password"]
         with pytest.raises(AuthenticationFailed):
@@ -45,5 +49,5 @@ def test_demo_users_on_the_configured_database(settings: Settings) -> None:
     credentials = ensure_demo_users(settings=settings)
     with db.session_scope(settings=settings) as session:
         names = session.scalars(select(User.username).order_by(User.id)).all()
-    assert names == ["demo-admin", "demo-viewer"] == [c["username"] for c in credentials]
+    assert names == ["demo-admin", "demo-operator", "demo-viewer"] == [c["username"] for c in credentials]
     db.dispose_engines()

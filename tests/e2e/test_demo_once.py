@@ -63,13 +63,14 @@ def test_demo_creates_working_demo_users_whose_passwords_stay_out_of_the_json(
 ) -> None:
     summary, demo_dir = demo_run
     users = {user["role"]: user["username"] for user in summary["users"]["demo_users"]}
-    assert users == {"admin": "demo-admin", "viewer": "demo-viewer"}
+    assert users == {"admin": "demo-admin", "operator": "demo-operator", "viewer": "demo-viewer"}
     logins_file = Path(summary["users"]["logins_file"])
     assert logins_file.parent == demo_dir
     assert logins_file.stat().st_mode & 0o777 == 0o600
     logins = read_logins(demo_dir)
     assert [(username, role) for username, _, role in logins] == [
         ("demo-admin", "admin"),
+        ("demo-operator", "operator"),
         ("demo-viewer", "viewer"),
     ]
     assert all(password not in json.dumps(summary, default=str) for _, password, _ in logins)
