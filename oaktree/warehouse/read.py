@@ -44,7 +44,7 @@ def _query(connection: duckdb.DuckDBPyConnection, sql: str, params: Any = None) 
         return own.execute(sql, params or {}).df()
 
 
-def _in_list(column: str, name: str, values: Sequence[Any] | None, params: dict[str, Any]) -> str:
+def in_list(column: str, name: str, values: Sequence[Any] | None, params: dict[str, Any]) -> str:
     """Return a filter `column IN $name` (or TRUE without values), adding the values to `params`."""
     if not values:
         return "TRUE"
@@ -70,11 +70,11 @@ def inventory(
     """
     params: dict[str, Any] = {}
     filters = [
-        _in_list("account_id", "accounts", account_ids, params),
-        _in_list("resource_type", "types", resource_types, params),
-        _in_list("region", "regions", regions, params),
-        _in_list("state", "states", states, params),
-        _in_list("resource_id", "ids", resource_ids, params),
+        in_list("account_id", "accounts", account_ids, params),
+        in_list("resource_type", "types", resource_types, params),
+        in_list("region", "regions", regions, params),
+        in_list("state", "states", states, params),
+        in_list("resource_id", "ids", resource_ids, params),
     ]
     if tag is not None:
         params["tag_key"] = tag[0]
@@ -137,7 +137,7 @@ def series_for_keys(
     resolution = resolution or pick_resolution(start, end)
     table = resolution.table
     time_column = resolution.time_column
-    value = "value" if resolution is Resolution.MINUTE else _meaningful_value_sql()
+    value = "value" if resolution is Resolution.MINUTE else bucket_value_sql()
     wanted = keys[["resource_id", "metric_name", "statistic"]].drop_duplicates()
     with cursor(connection) as own:
         own.register("_wanted", wanted)
@@ -201,9 +201,10 @@ def period_percentiles(
         ).df()
 
 
-def _meaningful_value_sql() -> str:
-    cases = " ".join(f"WHEN '{name}' THEN {column}" for name, column in MEANINGFUL_COLUMN.items())
-    return f"CASE t.statistic {cases} ELSE avg END"
+def bucket_value_sql(alias: str = "t") -> str:
+    """Return the SQL of a rollup bucket's value: the column that means its statistic (sum for Sum...)."""
+    cases = " ".join(f"WHEN '{name}' THEN {alias}.{column}" for name, column in MEANINGFUL_COLUMN.items())
+    return f"CASE {alias}.statistic {cases} ELSE {alias}.avg END"
 
 
 def latest_values(
@@ -225,9 +226,9 @@ def latest_values(
     filters = [
         "metric_name = $metric",
         "statistic = $statistic",
-        _in_list("resource_type", "types", resource_types, params),
-        _in_list("region", "regions", regions, params),
-        _in_list("account_id", "accounts", account_ids, params),
+        in_list("resource_type", "types", resource_types, params),
+        in_list("region", "regions", regions, params),
+        in_list("account_id", "accounts", account_ids, params),
     ]
     if since is not None:
         params["since"] = since
@@ -261,7 +262,7 @@ def top_resources(
     """
     resolution = pick_resolution(start, end)
     table, time_column = resolution.table, resolution.time_column
-    value = "value" if resolution is Resolution.MINUTE else _meaningful_value_sql()
+    value = "value" if resolution is Resolution.MINUTE else bucket_value_sql()
     params: dict[str, Any] = {
         "metric": metric_name,
         "statistic": statistic,
@@ -273,9 +274,9 @@ def top_resources(
         "t.metric_name = $metric",
         "t.statistic = $statistic",
         f"t.{time_column} >= $start AND t.{time_column} < $end",
-        _in_list("t.resource_type", "types", resource_types, params),
-        _in_list("t.region", "regions", regions, params),
-        _in_list("t.account_id", "accounts", account_ids, params),
+        in_list("t.resource_type", "types", resource_types, params),
+        in_list("t.region", "regions", regions, params),
+        in_list("t.account_id", "accounts", account_ids, params),
     ]
     order = "ASC" if lowest else "DESC"
     return _query(
@@ -308,10 +309,10 @@ def events(
     """Return events, newest first, for some resources and/or a time range (every column, account_id too)."""
     params: dict[str, Any] = {"limit": int(limit)}
     filters = [
-        _in_list("account_id", "accounts", account_ids, params),
-        _in_list("resource_id", "ids", resource_ids, params),
-        _in_list("event_type", "types", event_types, params),
-        _in_list("region", "regions", regions, params),
+        in_list("account_id", "accounts", account_ids, params),
+        in_list("resource_id", "ids", resource_ids, params),
+        in_list("event_type", "types", event_types, params),
+        in_list("region", "regions", regions, params),
     ]
     if start is not None:
         params["start"] = start
@@ -338,7 +339,7 @@ def freshness(
     Columns region, newest, lag_seconds, series; with `account_ids`, only those accounts' points.
     """
     params: dict[str, Any] = {"now": now, "since": since}
-    accounts = _in_list("account_id", "accounts", account_ids, params)
+    accounts = in_list("account_id", "accounts", account_ids, params)
     return _query(
         connection,
         f"SELECT region, max(ts) AS newest, epoch($now - max(ts)) AS lag_seconds, "
