@@ -57,6 +57,7 @@ JUDGED_SERIES = tuple(
     )
 )
 RESOLUTION = Resolution.FIVE_MINUTES
+DEFAULT_THRESHOLD = 5.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ class DetectionSettings:
     """
 
     lookback: timedelta = timedelta(days=28)
-    threshold: float = 5.0
+    threshold: float = DEFAULT_THRESHOLD
     neighbour_hours: int = 1
     min_weekday_samples: int = 3
 
@@ -243,7 +244,7 @@ def _event_id(resource_id: str, metric_name: str, statistic: str, start: datetim
 def anomaly_events(
     episodes: pd.DataFrame,
     *,
-    threshold: float = DetectionSettings.threshold,
+    threshold: float = DEFAULT_THRESHOLD,
     account_ids: dict[str, str] | None = None,
 ) -> list[Event]:
     """Return one `anomaly_detected` event per episode; critical beyond twice the threshold.

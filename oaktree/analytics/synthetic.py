@@ -51,7 +51,7 @@ def labelled_fleet(
     offsets = np.arange(count)
     moments = pd.date_range(start, periods=count, freq=pd.Timedelta(BUCKET))
     hours = moments.hour.to_numpy() + moments.minute.to_numpy() / 60
-    weekend = moments.dayofweek.to_numpy() >= 5
+    weekend = moments.day_of_week.to_numpy() >= 5
     values = np.empty((series, count))
     labels = []
     for index in range(series):
@@ -68,7 +68,7 @@ def labelled_fleet(
         if rng.uniform() < planted_share:
             kind = KINDS[int(rng.integers(len(KINDS)))]
             earliest = count // 2 if kind != "level_shift" else count - count // 4
-            first = int(rng.integers(earliest, count - BUCKETS_PER_DAY // 2))
+            first = int(rng.integers(earliest, max(earliest + 1, count - BUCKETS_PER_DAY // 2)))
             magnitude = float(rng.uniform(8, 15))
             sign = 1 if kind != "level_shift" or rng.uniform() < 0.7 else -1
             if kind == "spike":
