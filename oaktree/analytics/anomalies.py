@@ -213,7 +213,9 @@ def anomaly_episodes(anomalies: pd.DataFrame, *, max_gap: timedelta = RESOLUTION
         return local.execute(
             """
             WITH marked AS (
-                SELECT *, CASE WHEN ts - lag(ts) OVER series <= to_microseconds($gap) THEN 0 ELSE 1 END AS starts
+                SELECT *,
+                       CASE WHEN ts - lag(ts) OVER series <= to_microseconds($gap) THEN 0 ELSE 1 END
+                       AS starts
                 FROM anomalous WINDOW series AS (PARTITION BY resource_id, metric_name, statistic ORDER BY ts)
             ), numbered AS (
                 SELECT *, sum(starts) OVER (PARTITION BY resource_id, metric_name, statistic ORDER BY ts)
@@ -223,7 +225,8 @@ def anomaly_episodes(anomalies: pd.DataFrame, *, max_gap: timedelta = RESOLUTION
             SELECT resource_id, any_value(resource_type) AS resource_type, any_value(region) AS region,
                    metric_name, statistic, min(ts) AS start, max(ts) + to_microseconds($width) AS "end",
                    count(*) AS points, arg_max(score, abs(score)) AS peak_score,
-                   arg_max(value, abs(score)) AS peak_value, arg_max(expected, abs(score)) AS expected_at_peak,
+                   arg_max(value, abs(score)) AS peak_value,
+                   arg_max(expected, abs(score)) AS expected_at_peak,
                    CASE WHEN arg_max(score, abs(score)) > 0 THEN 'above' ELSE 'below' END AS direction
             FROM numbered GROUP BY resource_id, metric_name, statistic, episode
             ORDER BY resource_id, metric_name, statistic, start

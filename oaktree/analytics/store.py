@@ -35,7 +35,7 @@ def save_forecasts(connection: duckdb.DuckDBPyConnection, forecasts: pd.DataFram
 
 
 def replace_recommendations(connection: duckdb.DuckDBPyConnection, recommendations: pd.DataFrame) -> int:
-    """Replace the stored recommendations with these (`rightsizing.recommendations` rows); return the count."""
+    """Replace the stored recommendations with these (`rightsizing` rows); return the count."""
     if recommendations.empty:
         return replace_all(connection, RECOMMENDATIONS, RECOMMENDATIONS.arrow_schema().empty_table())
     return replace_all(connection, RECOMMENDATIONS, _rows(RECOMMENDATIONS, recommendations))

@@ -45,7 +45,7 @@ class LabelledFleet:
 def labelled_fleet(
     *, series: int, days: int, start: datetime, seed: int = 7, planted_share: float = 0.5
 ) -> LabelledFleet:
-    """Return `series` CPU-like series of `days` days from `start`, a `planted_share` of them with an anomaly."""
+    """Return `series` CPU-like series of `days` days from `start`; a `planted_share` get an anomaly."""
     rng = np.random.default_rng(seed)
     count = days * BUCKETS_PER_DAY
     offsets = np.arange(count)

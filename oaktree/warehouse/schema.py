@@ -368,7 +368,8 @@ RECOMMENDATIONS = Table(
         Column(
             "kind",
             "VARCHAR",
-            "ec2_idle, ec2_downsize, ecs_downsize, dynamodb_reduce_capacity or dynamodb_switch_to_provisioned.",
+            "ec2_idle, ec2_downsize, ecs_downsize, dynamodb_reduce_capacity or "
+            "dynamodb_switch_to_provisioned.",
             nullable=False,
         ),
         Column("action", "VARCHAR", "What to do, in one sentence.", nullable=False),

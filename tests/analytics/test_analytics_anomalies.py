@@ -1,4 +1,4 @@
-"""Anomaly detection: the sandbox's incident found and its daily cycle left alone; the labelled synthetic set."""
+"""Anomaly detection: the sandbox's incident found, its daily cycle left alone; the labelled synthetic set."""
 
 from __future__ import annotations
 
