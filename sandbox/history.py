@@ -87,6 +87,8 @@ def planned_resources(
             state="ACTIVE",
             capacity_mode="PROVISIONED" if table.provisioned else "ON_DEMAND",
             item_count=table.item_count,
+            read_capacity_units=table.provisioned[0] if table.provisioned else None,
+            write_capacity_units=table.provisioned[1] if table.provisioned else None,
             account_id=account_id,
         )
         simulated.append(SimulatedResource(key=f"{region}/{table.name}", role=table.role, resource=resource))

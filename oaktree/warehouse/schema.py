@@ -154,6 +154,8 @@ _RESOURCE_DOCS = {
     "capacity_mode": "DynamoDB billing mode: PROVISIONED or PAY_PER_REQUEST.",
     "item_count": "Approximate item count of a DynamoDB table.",
     "account_id": "AWS account that owns the resource (NULL in inventories saved before accounts were kept).",
+    "read_capacity_units": "Provisioned read capacity units of a DynamoDB table (NULL on demand).",
+    "write_capacity_units": "Provisioned write capacity units of a DynamoDB table (NULL on demand).",
 }
 
 _EVENT_DOCS = {

@@ -1,4 +1,4 @@
-"""A small lake with known numbers, built once per module: two weeks of four series, rolled up."""
+"""Lakes built once per session: a small one with known numbers, and five days of sandbox history."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from oaktree.warehouse import connect
 from oaktree.warehouse.lake import open_for_writing
 from oaktree.warehouse.points import write_points
 from oaktree.warehouse.rollups import rollup
-from oaktree.warehouse.schema import POINT_SCHEMA
+from oaktree.warehouse.schema import POINT_SCHEMA, Resolution
+from sandbox.history import history_points, planned_resources
+from sandbox.metric_generator import IncidentSchedule
 
 # A Monday, so the first day of the data is day_of_week 0.
 MONDAY = datetime(2024, 3, 4, tzinfo=UTC)
@@ -99,7 +101,7 @@ def build_lake(settings: Settings, points: pa.Table, resources: list[Resource]) 
         connection.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def known_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of a module-wide lake holding `known_points` (its own data dir)."""
     data_dir: Path = tmp_path_factory.mktemp("known-lake")
@@ -112,5 +114,72 @@ def known_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def known_lake(known_settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """Return a read-only connection to the known lake."""
     connection = connect(settings=known_settings)
+    yield connection
+    connection.close()
+
+
+def constant_buckets(
+    resource_id: str,
+    *,
+    value: float,
+    start: datetime,
+    days: float,
+    metric_name: str = "CPUUtilization",
+    statistic: str = "Average",
+    resource_type: str = "ec2_instance",
+    region: str = "us-east-1",
+) -> pa.Table:
+    """Return 5-minute buckets (`metrics_5m` rows) of a series whose every 1-minute value is `value`."""
+    table = Resolution.FIVE_MINUTES.table
+    count = int(timedelta(days=days) / Resolution.FIVE_MINUTES.width)
+    total = 5 * value if statistic == "Sum" else value
+    rows = {
+        "resource_id": [resource_id] * count,
+        "resource_type": [resource_type] * count,
+        "region": [region] * count,
+        "metric_name": [metric_name] * count,
+        "statistic": [statistic] * count,
+        "unit": ["Count" if statistic == "Sum" else "Percent"] * count,
+        "bucket": [start + i * Resolution.FIVE_MINUTES.width for i in range(count)],
+        "avg": [value] * count,
+        "min": [value] * count,
+        "max": [value] * count,
+        "sum": [total] * count,
+        "count": [5] * count,
+        "p95": [None if statistic == "Sum" else value] * count,
+        "account_id": ["123456789012"] * count,
+    }
+    return pa.Table.from_pydict(rows, schema=table.arrow_schema())
+
+
+SEED = 42
+REGION = "us-east-1"
+# The sandbox starts at SANDBOX_START: its incident began 20 minutes before and recurs every 6 hours.
+SANDBOX_START = datetime(2026, 3, 16, 12, 7, tzinfo=UTC)
+INCIDENTS = IncidentSchedule.around(SANDBOX_START)
+HISTORY = timedelta(days=5)
+FLEET = planned_resources(seed=SEED, region=REGION)
+
+
+@pytest.fixture(scope="session")
+def sandbox_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A lake with five days of the sandbox's CPU and PutItem throttles in one region, rolled up."""
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("sandbox-lake"))
+    points = history_points(
+        seed=SEED,
+        resources=FLEET,
+        start=SANDBOX_START - HISTORY,
+        end=SANDBOX_START,
+        incidents=INCIDENTS,
+        metric_names=["CPUUtilization", "ThrottledRequests:PutItem"],
+    )
+    build_lake(settings, points, [simulated.resource for simulated in FLEET])
+    return settings
+
+
+@pytest.fixture
+def sandbox_lake(sandbox_settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Return a read-only connection to the sandbox lake."""
+    connection = connect(settings=sandbox_settings)
     yield connection
     connection.close()

@@ -16,40 +16,8 @@ from oaktree.warehouse import connect, read
 from oaktree.warehouse.lake import LAKE, open_for_writing
 from oaktree.warehouse.schema import EVENTS
 from oaktree.warehouse.writes import upsert
-from sandbox.history import history_points, planned_resources
-from sandbox.metric_generator import IncidentSchedule, Role
-from tests.analytics.conftest import build_lake
-
-SEED = 42
-REGION = "us-east-1"
-# The sandbox starts at SANDBOX_START: its incident began 20 minutes before and recurs every 6 hours.
-SANDBOX_START = datetime(2026, 3, 16, 12, 7, tzinfo=UTC)
-INCIDENTS = IncidentSchedule.around(SANDBOX_START)
-HISTORY = timedelta(days=5)
-FLEET = planned_resources(seed=SEED, region=REGION)
-
-
-@pytest.fixture(scope="module")
-def sandbox_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A lake with five days of the sandbox's CPU and PutItem throttles in one region, rolled up."""
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("sandbox-lake"))
-    points = history_points(
-        seed=SEED,
-        resources=FLEET,
-        start=SANDBOX_START - HISTORY,
-        end=SANDBOX_START,
-        incidents=INCIDENTS,
-        metric_names=["CPUUtilization", "ThrottledRequests:PutItem"],
-    )
-    build_lake(settings, points, [simulated.resource for simulated in FLEET])
-    return settings
-
-
-@pytest.fixture
-def sandbox_lake(sandbox_settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect(settings=sandbox_settings)
-    yield connection
-    connection.close()
+from sandbox.metric_generator import Role
+from tests.analytics.conftest import FLEET, HISTORY, INCIDENTS, SANDBOX_START
 
 
 def _id_of(role: Role, resource_type: str) -> str:
