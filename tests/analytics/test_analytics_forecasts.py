@@ -1,4 +1,4 @@
-"""Forecasts: a known daily pattern is forecast with an interval; a rising trend gives days until its threshold."""
+"""Forecasts: a daily pattern forecast with an interval; a rising trend gives days until its threshold."""
 
 from __future__ import annotations
 
