@@ -1,4 +1,4 @@
-"""The analyse_history flow: anomalies stored and recorded as events, forecasts stored, the headline artifact."""
+"""The analyse_history flow: anomalies stored and recorded as events, forecasts stored, the artifact."""
 
 from __future__ import annotations
 
