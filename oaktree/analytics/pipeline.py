@@ -107,13 +107,7 @@ class AnalysisSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict (counts and the headline rows)."""
-
-        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            return [
-                {key: (None if pd.isna(value) else value) for key, value in row.items()}
-                for row in frame.astype(object).to_dict("records")
-            ]
-
+        records = frame_records
         return {
             "analysed_until": self.end.isoformat(),
             "anomaly_episodes": len(self.episodes),
@@ -130,6 +124,23 @@ class AnalysisSummary:
             ),
             "nearest_thresholds": records(self.nearest_thresholds().head(HEADLINE_ROWS)),
         }
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return a DataFrame's rows as dicts of plain Python values (NaN and NaT as None), for JSON."""
+    rows = []
+    for row in frame.astype(object).to_dict("records"):
+        rows.append({key: None if _missing(value) else _plain(value) for key, value in row.items()})
+    return rows
+
+
+def _missing(value: Any) -> bool:
+    return not isinstance(value, list | dict | tuple) and bool(pd.isna(value))
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars (int64, float64, bool_) become the Python numbers JSON knows.
+    return value.item() if hasattr(value, "item") and not isinstance(value, pd.Timestamp) else value
 
 
 def _top_episodes(episodes: pd.DataFrame) -> pd.DataFrame:

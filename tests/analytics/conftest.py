@@ -19,7 +19,7 @@ from oaktree.warehouse.points import write_points
 from oaktree.warehouse.rollups import rollup
 from oaktree.warehouse.schema import POINT_SCHEMA, Resolution
 from sandbox.history import history_points, planned_resources
-from sandbox.metric_generator import IncidentSchedule
+from sandbox.metric_generator import IncidentSchedule, SimulatedResource
 
 # A Monday, so the first day of the data is day_of_week 0.
 MONDAY = datetime(2024, 3, 4, tzinfo=UTC)
@@ -183,3 +183,21 @@ def sandbox_lake(sandbox_settings: Settings) -> Iterator[duckdb.DuckDBPyConnecti
     connection = connect(settings=sandbox_settings)
     yield connection
     connection.close()
+
+
+def build_day_of_sandbox(settings: Settings, end: datetime) -> list[SimulatedResource]:
+    """Write a day of CPU of three sandbox instances (incident, normal, idle) before `end`; return them.
+
+    The incident recurs at end - 3 h, - 9 h, - 15 h and - 21 h: four whole incidents in the day.
+    """
+    fleet = [sim for sim in FLEET if sim.resource.name in {"api-2", "web-1", "bastion"}]
+    points = history_points(
+        seed=SEED,
+        resources=fleet,
+        start=end - timedelta(days=1),
+        end=end,
+        incidents=IncidentSchedule(first_start=end - timedelta(hours=3)),
+        metric_names=["CPUUtilization"],
+    )
+    build_lake(settings, points, [sim.resource for sim in fleet])
+    return fleet

@@ -12,12 +12,9 @@ from oaktree.config import Settings
 from oaktree.eventlog import read_resource_events
 from oaktree.storage.tables import ensure_tables
 from oaktree.warehouse import connect, read
-from sandbox.history import history_points, planned_resources
-from sandbox.metric_generator import IncidentSchedule, Role
+from sandbox.metric_generator import Role
 from tests.analytics.conftest import SANDBOX_START as END
-from tests.analytics.conftest import build_lake
-
-INCIDENTS = IncidentSchedule.around(END)
+from tests.analytics.conftest import build_day_of_sandbox
 
 
 async def _artifact_markdown(key: str) -> str:
@@ -36,23 +33,9 @@ def test_the_flow_stores_findings_records_events_and_publishes_headlines(
         events_table=settings.events_table,
         region=settings.storage_region,
     )
-    fleet = [
-        sim
-        for sim in planned_resources(seed=42, region="us-east-1")
-        if sim.resource.name in {"api-2", "web-1", "bastion"}
-    ]
-    # The analysis ends at the start of an hour: a day of history up to there, holding four whole
-    # incidents (they start at 47 past 5, 11, 17 and 23 o'clock).
-    end = END.replace(hour=15, minute=0)
-    points = history_points(
-        seed=42,
-        resources=fleet,
-        start=end - timedelta(days=1),
-        end=end,
-        incidents=INCIDENTS,
-        metric_names=["CPUUtilization"],
-    )
-    build_lake(settings, points, [sim.resource for sim in fleet])
+    # The analysis ends at the start of an hour, after a day holding four whole incidents.
+    end = END.replace(minute=0)
+    fleet = build_day_of_sandbox(settings, end)
 
     summary = analyse_history(end=end + timedelta(minutes=30))
 
