@@ -7,7 +7,14 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from benchmarks import bench_alerts, bench_cli, bench_collection, bench_queries, bench_rollups
+from benchmarks import (
+    bench_alerts,
+    bench_analytics,
+    bench_cli,
+    bench_collection,
+    bench_queries,
+    bench_rollups,
+)
 
 
 def machine() -> str:
@@ -27,7 +34,7 @@ def machine() -> str:
 
 # Every benchmark, in the order `make bench` runs them; each module's `main()` prints its tables.
 # `make bench ONLY=<module>` (or `python -m benchmarks <module> ...`) runs the named ones only.
-BENCHMARKS = (bench_cli, bench_collection, bench_rollups, bench_queries, bench_alerts)
+BENCHMARKS = (bench_cli, bench_collection, bench_rollups, bench_queries, bench_alerts, bench_analytics)
 
 
 if __name__ == "__main__":
