@@ -81,50 +81,20 @@ def _min_scale_sql() -> str:
     return f"CASE any_value(unit) {cases} ELSE 0 END"
 
 
-def score_points(
-    connection: duckdb.DuckDBPyConnection,
-    *,
-    start: datetime,
-    end: datetime,
-    detection: DetectionSettings = DetectionSettings(),
-    metric_names: Sequence[str] | None = None,
-    resource_ids: Sequence[str] | None = None,
-    resource_types: Sequence[str] | None = None,
-    only_anomalous: bool = False,
-) -> pd.DataFrame:
-    """Return every 5-minute point of `start`..`end` with its baseline, band and score.
+def _baseline_sql(points_filter: str) -> str:
+    """Return the WITH clauses every baseline query shares, ending with `deviations` and `spread`.
 
-    Columns: resource_id, resource_type, region, metric_name, statistic, unit, ts, value,
-    expected, lower, upper, score, anomalous. The baseline comes from `detection.lookback`
-    before `end`. `only_anomalous` keeps the anomalous points (what `find_anomalies` returns).
-    The resource detail chart draws lower/upper as the band.
+    `points_filter` selects the 5-minute buckets (alias t) the baseline is built from; the
+    parameters baseline_start, end, neighbours, min_weekdays and mad_to_sigma must be bound.
     """
-    params: dict[str, Any] = {
-        "baseline_start": end - detection.lookback,
-        "start": start,
-        "end": end,
-        "neighbours": detection.neighbour_hours,
-        "min_weekdays": detection.min_weekday_samples,
-        "threshold": detection.threshold,
-        "mad_to_sigma": MAD_TO_SIGMA,
-        "judged": [list(pair) for pair in JUDGED_SERIES],
-    }
-    table = RESOLUTION.table
-    filters = [
-        "t.bucket >= $baseline_start AND t.bucket < $end",
-        in_list("t.metric_name", "metrics", metric_names, params),
-        "(t.metric_name, t.statistic) IN (SELECT (s[1], s[2]) FROM unnest($judged) AS u(s))",
-        in_list("t.resource_id", "ids", resource_ids, params),
-        in_list("t.resource_type", "types", resource_types, params),
-    ]
-    keep = "WHERE abs(score) > $threshold" if only_anomalous else ""
-    sql = f"""
+    return f"""
     WITH points AS (
         SELECT t.resource_id, t.resource_type, t.region, t.metric_name, t.statistic, t.unit,
                t.bucket AS ts, {bucket_value_sql("t")} AS value,
                hour(t.bucket) AS hour_of_day, isodow(t.bucket) - 1 AS day_of_week,
                CAST(t.bucket AS DATE) AS day
-        FROM {table.name} t WHERE {" AND ".join(filters)}
+        FROM {RESOLUTION.table.name} t
+        WHERE t.bucket >= $baseline_start AND t.bucket < $end AND {points_filter}
     ), neighbours AS (
         SELECT c.range AS centre, (c.range + o.range + 24) % 24 AS hour_of_day
         FROM range(24) c CROSS JOIN range(-$neighbours, $neighbours + 1) o
@@ -147,7 +117,50 @@ def score_points(
                greatest($mad_to_sigma * mad(deviation), {_min_scale_sql()},
                         0.01 * median(abs(value)), 1e-9) AS scale
         FROM deviations GROUP BY ALL
-    ), scored AS (
+    )"""
+
+
+def _baseline_params(end: datetime, detection: DetectionSettings) -> dict[str, Any]:
+    return {
+        "baseline_start": end - detection.lookback,
+        "end": end,
+        "neighbours": detection.neighbour_hours,
+        "min_weekdays": detection.min_weekday_samples,
+        "mad_to_sigma": MAD_TO_SIGMA,
+    }
+
+
+def score_points(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    start: datetime,
+    end: datetime,
+    detection: DetectionSettings = DetectionSettings(),
+    metric_names: Sequence[str] | None = None,
+    resource_ids: Sequence[str] | None = None,
+    resource_types: Sequence[str] | None = None,
+    only_anomalous: bool = False,
+) -> pd.DataFrame:
+    """Return every 5-minute point of `start`..`end` with its baseline, band and score.
+
+    Columns: resource_id, resource_type, region, metric_name, statistic, unit, ts, value,
+    expected, lower, upper, score, anomalous. The baseline comes from `detection.lookback`
+    before `end`. `only_anomalous` keeps the anomalous points (what `find_anomalies` returns).
+    The resource detail chart draws lower/upper as the band.
+    """
+    params = _baseline_params(end, detection)
+    params.update(
+        {"start": start, "threshold": detection.threshold, "judged": [list(pair) for pair in JUDGED_SERIES]}
+    )
+    filters = [
+        in_list("t.metric_name", "metrics", metric_names, params),
+        "(t.metric_name, t.statistic) IN (SELECT (s[1], s[2]) FROM unnest($judged) AS u(s))",
+        in_list("t.resource_id", "ids", resource_ids, params),
+        in_list("t.resource_type", "types", resource_types, params),
+    ]
+    keep = "WHERE abs(score) > $threshold" if only_anomalous else ""
+    sql = f"""
+    {_baseline_sql(" AND ".join(filters))}, scored AS (
         SELECT d.resource_id, d.resource_type, d.region, d.metric_name, d.statistic, d.unit, d.ts,
                d.value, d.expected, d.expected - $threshold * s.scale AS lower,
                d.expected + $threshold * s.scale AS upper, d.deviation / s.scale AS score
@@ -158,6 +171,42 @@ def score_points(
     ORDER BY resource_id, metric_name, statistic, ts
     """
     with cursor(connection) as own:
+        return own.execute(sql, params).df()
+
+
+def seasonal_baseline(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    keys: pd.DataFrame,
+    end: datetime,
+    detection: DetectionSettings = DetectionSettings(),
+) -> pd.DataFrame:
+    """Return the baseline of each series of `keys` (resource_id, metric_name, statistic) as of `end`.
+
+    One row per series, day of week (0 = Monday) and hour of day: expected (the value the
+    series usually has then) and scale (its spread). The band of a 5-minute period starting
+    then is expected +/- k x scale: what the alert engine's band operators compare with.
+    Series without history in the lookback have no rows.
+    """
+    params = _baseline_params(end, detection)
+    wanted = keys[["resource_id", "metric_name", "statistic"]].drop_duplicates()
+    wanted_only = (
+        "(t.resource_id, t.metric_name, t.statistic) IN "
+        "(SELECT (resource_id, metric_name, statistic) FROM _baseline_keys)"
+    )
+    sql = f"""
+    {_baseline_sql(wanted_only)}
+    SELECT d.resource_id, d.metric_name, d.statistic, g.day_of_week, d.hour_of_day,
+           d.level + coalesce(w.effect, 0) AS expected, s.scale
+    FROM daily_profile d
+    JOIN spread s USING (resource_id, metric_name, statistic)
+    CROSS JOIN range(7) g(day_of_week)
+    LEFT JOIN weekday w ON w.resource_id = d.resource_id AND w.metric_name = d.metric_name
+         AND w.statistic = d.statistic AND w.day_of_week = g.day_of_week
+    ORDER BY d.resource_id, d.metric_name, d.statistic, g.day_of_week, d.hour_of_day
+    """
+    with cursor(connection) as own:
+        own.register("_baseline_keys", wanted)
         return own.execute(sql, params).df()
 
 

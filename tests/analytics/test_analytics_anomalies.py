@@ -198,3 +198,24 @@ def test_planted_anomalies_are_found_with_high_precision(
     assert scores["recall_spike"] == scores["recall_level_shift"] == 1.0
     planted = set(fleet.labels["resource_id"])
     assert set(found["resource_id"]) <= planted  # no series without a planted anomaly is flagged
+
+
+def test_the_seasonal_baseline_gives_every_hour_and_weekday_the_band_of_the_scores(
+    sandbox_lake: duckdb.DuckDBPyConnection,
+) -> None:
+    web = next(sim.resource.resource_id for sim in FLEET if sim.resource.name == "web-1")
+    keys = pd.DataFrame([{"resource_id": web, "metric_name": "CPUUtilization", "statistic": "Average"}])
+
+    baseline = anomalies.seasonal_baseline(sandbox_lake, keys=keys, end=SANDBOX_START)
+    scored = anomalies.score_points(
+        sandbox_lake, start=SANDBOX_START - timedelta(hours=1), end=SANDBOX_START, resource_ids=[web]
+    )
+
+    assert len(baseline) == 7 * 24  # five days of history: every hour, and every weekday at effect 0
+    assert baseline["scale"].nunique() == 1
+    point = scored[scored["statistic"] == "Average"].iloc[-1]
+    moment = point["ts"]
+    row = baseline[(baseline["day_of_week"] == moment.dayofweek) & (baseline["hour_of_day"] == moment.hour)]
+    threshold = anomalies.DEFAULT_THRESHOLD
+    assert row["expected"].iloc[0] == pytest.approx(point["expected"])
+    assert row["expected"].iloc[0] + threshold * row["scale"].iloc[0] == pytest.approx(point["upper"])
