@@ -215,7 +215,7 @@ def test_the_seasonal_baseline_gives_every_hour_and_weekday_the_band_of_the_scor
     assert baseline["scale"].nunique() == 1
     point = scored[scored["statistic"] == "Average"].iloc[-1]
     moment = point["ts"]
-    row = baseline[(baseline["day_of_week"] == moment.dayofweek) & (baseline["hour_of_day"] == moment.hour)]
+    row = baseline[(baseline["day_of_week"] == moment.day_of_week) & (baseline["hour_of_day"] == moment.hour)]
     threshold = anomalies.DEFAULT_THRESHOLD
     assert row["expected"].iloc[0] == pytest.approx(point["expected"])
     assert row["expected"].iloc[0] + threshold * row["scale"].iloc[0] == pytest.approx(point["upper"])
