@@ -60,6 +60,12 @@ CAPACITY_SERIES = (
 )
 
 
+PERCENT_CEILING = 100.0
+_PERCENT_METRICS = frozenset(
+    series.metric_name for series in CAPACITY_SERIES if series.percent_threshold is not None
+)
+
+
 def _threshold_sql() -> str:
     """Return a CASE giving each (metric, statistic) row its threshold (columns of `resources` as r)."""
     cases = []
@@ -145,12 +151,15 @@ def days_until_threshold(
         ).df()
 
 
-def forecast_series(values: pd.Series, *, horizon: int = HORIZON_HOURS) -> pd.DataFrame:
+def forecast_series(
+    values: pd.Series, *, horizon: int = HORIZON_HOURS, ceiling: float | None = None
+) -> pd.DataFrame:
     """Return the next `horizon` hours of an hourly series (indexed by UTC hour) with a 95 % interval.
 
     Columns: ts, forecast, lower, upper, model. Empty when the series is shorter than
     MIN_HISTORY_HOURS. Missing hours are interpolated first (ETS needs a regular series).
-    Values are never forecast below 0: every capacity metric is a count or a percentage.
+    Values are never forecast below 0 (every capacity metric is a count or a percentage), nor
+    above `ceiling` (100 for a percentage).
     """
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
@@ -178,12 +187,13 @@ def forecast_series(values: pd.Series, *, horizon: int = HORIZON_HOURS) -> pd.Da
         prediction = fitted.get_prediction(start=len(hourly), end=len(hourly) + horizon - 1)
         frame = prediction.summary_frame(alpha=INTERVAL_ALPHA)
     first = hourly.index[-1] + pd.Timedelta(hours=1)
+    high = np.inf if ceiling is None else ceiling
     return pd.DataFrame(
         {
             "ts": pd.date_range(first, periods=horizon, freq="h"),
-            "forecast": np.maximum(frame["mean"].to_numpy(), 0.0),
-            "lower": np.maximum(frame["pi_lower"].to_numpy(), 0.0),
-            "upper": np.maximum(frame["pi_upper"].to_numpy(), 0.0),
+            "forecast": np.clip(frame["mean"].to_numpy(), 0.0, high),
+            "lower": np.clip(frame["pi_lower"].to_numpy(), 0.0, high),
+            "upper": np.clip(frame["pi_upper"].to_numpy(), 0.0, high),
             "model": f"ETS(A,Ad,{'A' if seasonal else 'N'})"
             + (f" period {SEASON_HOURS}" if seasonal else ""),
         }
@@ -209,7 +219,8 @@ def forecast_fleet(
     frames = []
     keys = ["resource_id", "resource_type", "region", "metric_name", "statistic"]
     for key, series in history.groupby(keys, sort=True):
-        forecast = forecast_series(series.set_index("ts")["value"], horizon=horizon)
+        ceiling = PERCENT_CEILING if key[3] in _PERCENT_METRICS else None
+        forecast = forecast_series(series.set_index("ts")["value"], horizon=horizon, ceiling=ceiling)
         if forecast.empty:
             continue
         for name, value in zip(keys, key, strict=True):

@@ -108,6 +108,11 @@ def smaller_instance_type(instance_type: str, prices: RegionPrices) -> str | Non
     return None
 
 
+def _days(window: timedelta) -> str:
+    days = window / timedelta(days=1)
+    return f"{days:g} day" if days == 1 else f"{days:g} days"
+
+
 def _query(connection: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pd.DataFrame:
     with cursor(connection) as own:
         return own.execute(sql, params).df()
@@ -195,7 +200,7 @@ def ec2_recommendations(
             **_price_evidence(row.region, table),
         }
         if row.cpu_p95 < EC2_IDLE_P95:
-            action = f"Idle: p95 CPU {row.cpu_p95:.1f} % over {window.days} days; stop or terminate it."
+            action = f"Idle: p95 CPU {row.cpu_p95:.1f} % over {_days(window)}; stop or terminate it."
             found.append(
                 _recommendation(
                     row, kind="ec2_idle", action=action, evidence=evidence, cost=cost, saving=cost, end=end
@@ -208,7 +213,7 @@ def ec2_recommendations(
             saving = (hourly - prices.ec2_hourly[smaller]) * table.hours_per_month
             action = (
                 f"Downsize {row.instance_type} to {smaller}: p95 CPU {row.cpu_p95:.1f} % over "
-                f"{window.days} days would be about {2 * row.cpu_p95:.0f} % on half the vCPUs."
+                f"{_days(window)} would be about {2 * row.cpu_p95:.0f} % on half the vCPUs."
             )
             found.append(
                 _recommendation(
@@ -243,7 +248,7 @@ def ecs_recommendations(
         cost = tasks * task_hourly * table.hours_per_month
         action = (
             f"Halve the task size: p95 CPU {row.cpu_p95:.1f} % and memory {row.memory_p95:.1f} % "
-            f"over {window.days} days ({tasks} tasks)."
+            f"over {_days(window)} ({tasks} tasks)."
         )
         evidence = {
             "cpu_p95": round(row.cpu_p95, 2),

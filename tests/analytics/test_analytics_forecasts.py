@@ -162,3 +162,12 @@ def test_forecasts_are_upserted_once_per_key(
         writer.close()
 
     assert stored == len(found) == 3 * 24
+
+
+def test_a_percentage_is_never_forecast_above_100() -> None:
+    hours = pd.date_range(END - timedelta(hours=30), periods=30, freq="h")
+    climbing = pd.Series(np.linspace(60, 99, 30), index=hours)
+
+    capped = forecasts.forecast_series(climbing, ceiling=100.0)
+
+    assert capped["upper"].max() == 100.0 and capped["forecast"].max() <= 100.0
