@@ -60,6 +60,7 @@ def analyse_history(
         episodes=anomalies_task(end, anomaly_window_hours),
         recommendations=recommendations_task(end, recommendation_days),
         forecasts=forecasts_task(end),
+        anomaly_window=timedelta(hours=anomaly_window_hours),
     )
     create_markdown_artifact(
         key="analytics", markdown=headline_markdown(summary), description="Headline findings of the analysis"

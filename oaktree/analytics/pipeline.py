@@ -94,6 +94,7 @@ class AnalysisSummary:
     episodes: pd.DataFrame
     recommendations: pd.DataFrame
     forecasts: pd.DataFrame
+    anomaly_window: timedelta = ANOMALY_WINDOW
 
     def nearest_thresholds(self) -> pd.DataFrame:
         """Return one row per forecast series that is heading for its threshold, soonest first."""
@@ -175,7 +176,8 @@ def headline_markdown(summary: AnalysisSummary) -> str:
     lines = [
         f"# Analytics up to {summary.end:%Y-%m-%d %H:%M} UTC",
         "",
-        f"- {facts['anomaly_episodes']} anomaly episode(s) in the last 24 hours",
+        f"- {facts['anomaly_episodes']} anomaly episode(s) in the last "
+        f"{summary.anomaly_window / timedelta(hours=1):g} hours",
         f"- {facts['recommendations']} recommendation(s), saving about "
         f"${facts['monthly_saving']:,.2f} a month",
         f"- {facts['forecast_series']} capacity series forecast for the next 24 hours",
