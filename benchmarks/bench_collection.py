@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from oaktree.collection.planning import align_down, epoch_ms
+from oaktree.collection.planning import MAX_QUERIES_PER_REQUEST, align_down, epoch_ms
 from oaktree.config import Settings, load_settings
 from oaktree.inventory import Resource, ResourceType
 from oaktree.logs import configure_logging
@@ -243,6 +243,7 @@ class FakeDynamoDB:
         return {"Responses": {table: [] for table in RequestItems}, "UnprocessedKeys": {}}
 
 
+MEMORY_TARGET_MIB = 256  # one collection run of 10,000 series x 60 points, warehouse write included
 THROUGHPUT_TARGET = 200_000  # datapoints per second on the 2-core reference machine
 
 
@@ -286,6 +287,28 @@ def pipeline_run(
     }
 
 
+# (c) One worker's reach -------------------------------------------------------------------------
+
+STEADY_STATE_POINTS = 4  # each minute's run reads the new minute and re-reads 3 settling ones
+GETMETRICDATA_TPS = int(Settings.model_fields["getmetricdata_tps"].default)  # AWS's quota: 50
+QUERIES_PER_CALL = MAX_QUERIES_PER_REQUEST
+
+
+def worker_reach(series: int, *, data_dir: Path) -> dict[str, Any]:
+    """Return how many series one worker collects per minute, from a steady-state run's duration."""
+    run = pipeline_run(series, STEADY_STATE_POINTS, with_warehouse=True, data_dir=data_dir, threads=1)
+    per_minute = round(series * 60 / run["seconds"])
+    api_ceiling = GETMETRICDATA_TPS * QUERIES_PER_CALL * 60
+    return {
+        "series": series,
+        "points_per_series": STEADY_STATE_POINTS,
+        "seconds_per_run": run["seconds"],
+        "series_per_minute": per_minute,
+        "api_ceiling_per_account_region": api_ceiling,
+        "worker_vs_api_ceiling": f"{per_minute / api_ceiling:.2f}",
+    }
+
+
 # (d) Peak memory ------------------------------------------------------------------------------
 
 
@@ -321,16 +344,25 @@ def _memory_probe(series: int, points: int, with_warehouse: int) -> None:
     importlib.import_module("oaktree.collection.pipeline")
     importlib.import_module("oaktree.warehouse.points")
     with tempfile.TemporaryDirectory() as data_dir:
+        imports = _high_water_mib()
+        if with_warehouse:
+            # Opening a lake loads DuckDB's ducklake and sqlite extensions (about 100 MiB of code,
+            # once per process, whatever the data): the baseline a worker carries between runs.
+            from oaktree.warehouse.lake import open_for_writing
+
+            open_for_writing(bench_settings(Path(data_dir) / "warm")).close()
         before = _high_water_mib()
-        pipeline_run(series, points, with_warehouse=bool(with_warehouse), data_dir=Path(data_dir))
+        pipeline_run(series, points, with_warehouse=bool(with_warehouse), data_dir=Path(data_dir) / "run")
         after = _high_water_mib()
     summary = {
         "series": series,
         "points": points,
         "warehouse": "DuckLake upsert" if with_warehouse else "skipped",
+        "imports_mib": imports,
         "baseline_mib": before,
         "peak_mib": after,
         "run_mib": after - before,
+        "run_target_mib": MEMORY_TARGET_MIB,
     }
     print(json.dumps(summary))
 
@@ -389,6 +421,16 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(median)
     print(f"Target: {THROUGHPUT_TARGET:,} datapoints/s; median of 3 runs.\n")
     print(markdown(runs) + "\n")
+
+    print("## (c) How far one worker goes: steady-state runs (1 new minute + 3 settling minutes a series)\n")
+    with tempfile.TemporaryDirectory() as data_dir:
+        reach = [worker_reach(series, data_dir=Path(data_dir) / str(series)) for series in (10_000, 40_000)]
+    print(
+        "One process, one thread, DuckLake upsert, no AWS latency. `series_per_minute` is what one "
+        "worker's CPU can collect within the 1-minute schedule; the API ceiling is GetMetricData's "
+        f"budget ({GETMETRICDATA_TPS} calls/s x {QUERIES_PER_CALL} queries) per account and region.\n"
+    )
+    print(markdown(reach) + "\n")
 
     print(f"## (d) Peak memory of one collection run, {args.series:,} series x {args.points} points\n")
     print(markdown([peak_memory(args.series, args.points, with_warehouse=flag) for flag in (False, True)]))

@@ -109,6 +109,15 @@ def pages_for(principal: Principal) -> dict[str, list[st.Page]]:
     return {section: pages for section, pages in sections.items() if pages}
 
 
+def _known_accounts() -> list[str]:
+    """Return the AWS accounts in the inventory (none before the first discovery)."""
+    from oaktree.warehouse import read
+
+    if context.warehouse(quiet=True) is None:
+        return []
+    return context.cached_read(read.account_ids)
+
+
 def _sidebar_account(principal: Principal) -> None:
     with st.sidebar:
         st.caption(f"Signed in as **{principal.username}** ({', '.join(principal.roles) or 'no role'})")
@@ -133,7 +142,7 @@ def main() -> None:
     with context.db_session() as session:
         preferences = get_preferences(session=session, principal=principal)
     navigation = st.navigation(pages_for(principal))
-    chosen = selection.sidebar_selection(context.settings(), preferences)
+    chosen = selection.sidebar_selection(context.settings(), preferences, accounts=_known_accounts())
     context.set_page_context(
         PageContext(
             principal=principal,
@@ -143,6 +152,7 @@ def main() -> None:
             start=chosen.start,
             end=chosen.end,
             timezone=chosen.timezone,
+            account_id=chosen.account_id,
         )
     )
     _sidebar_account(principal)

@@ -3,10 +3,10 @@
 Contract (stable: other pages are written against it):
 
 - `current_page_context() -> PageContext`: the verified `Principal` (roles read from the database
-  on this run), the `Settings`, the user's `Preferences`, the selected region (`None` = all), the
-  selected UTC `start`/`end` and the user's `timezone`. The router (`dashboards/app.py`) verifies
-  the session and builds the context before it runs a page; a page run without one (never routed
-  by the router) stops with a message.
+  on this run), the `Settings`, the user's `Preferences`, the selected region and AWS account
+  (`None` = all), the selected UTC `start`/`end` and the user's `timezone`. The router
+  (`dashboards/app.py`) verifies the session and builds the context before it runs a page; a page
+  run without one (never routed by the router) stops with a message.
 - `require_permission(permission) -> PageContext`: call at the top of every page that needs more
   than viewing; it shows "not allowed" and stops the page unless the principal holds it. The
   router already hides pages a role may not use; this is the second line, and every service call
@@ -98,11 +98,17 @@ class PageContext:
     start: datetime
     end: datetime
     timezone: ZoneInfo
+    account_id: str | None = None
 
     @property
     def regions(self) -> list[str] | None:
         """Return the selected region as a filter list (None = every region)."""
         return None if self.region is None else [self.region]
+
+    @property
+    def account_ids(self) -> list[str] | None:
+        """Return the selected AWS account as a filter list (None = every account)."""
+        return None if self.account_id is None else [self.account_id]
 
     def local(self, moment: datetime) -> datetime:
         """Return a UTC moment in the user's time zone."""

@@ -1,4 +1,4 @@
-"""The region and time-range selectors in the sidebar, shared by every page.
+"""The account, region and time-range selectors in the sidebar, shared by every page.
 
 They default to the user's settings and keep their values across pages (widget state lives in the
 browser session). Preset ranges end at the current minute, so repeated runs within a minute ask
@@ -8,6 +8,7 @@ the same query and hit the cache.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,7 @@ from oaktree.auth.preferences import TIME_RANGES, Preferences
 from oaktree.config import Settings
 
 ALL_REGIONS = "All regions"
+ALL_ACCOUNTS = "All accounts"
 CUSTOM = "custom"
 PRESET_LABELS = {
     "15m": "Last 15 minutes",
@@ -33,6 +35,7 @@ PRESET_LABELS = {
 MAX_CUSTOM_DAYS = 400
 
 REGION_KEY = "oaktree_region"
+ACCOUNT_KEY = "oaktree_account"
 RANGE_KEY = "oaktree_time_range"
 CUSTOM_START_KEY = "oaktree_custom_start"
 CUSTOM_END_KEY = "oaktree_custom_end"
@@ -42,12 +45,13 @@ RESET_TO_DEFAULTS_KEY = "_oaktree_reset_selection"
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Selection:
-    """The selected region (None = all), UTC time range and display time zone."""
+    """The selected region and account (None = all), UTC time range and display time zone."""
 
     region: str | None
     start: datetime
     end: datetime
     timezone: ZoneInfo
+    account_id: str | None = None
 
 
 def preset_span(preset: str) -> timedelta:
@@ -86,9 +90,17 @@ def user_timezone(preferences: Preferences) -> ZoneInfo:
 
 
 def sidebar_selection(
-    settings: Settings, preferences: Preferences, *, now: datetime | None = None
+    settings: Settings,
+    preferences: Preferences,
+    *,
+    accounts: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> Selection:
-    """Show the region and time-range selectors in the sidebar and return what they select."""
+    """Show the account, region and time-range selectors in the sidebar and return what they select.
+
+    `accounts` are the AWS accounts the inventory holds; the account selector appears only when
+    there are several (the default deployment watches the credentials' own account only).
+    """
     now = now or datetime.now(UTC)
     zone = user_timezone(preferences)
     regions = [ALL_REGIONS, *settings.regions]
@@ -101,7 +113,10 @@ def sidebar_selection(
     # Defaults apply until the user picks something in this browser session.
     st.session_state.setdefault(REGION_KEY, default_region or ALL_REGIONS)
     st.session_state.setdefault(RANGE_KEY, default_range)
+    account = ALL_ACCOUNTS
     with st.sidebar:
+        if len(accounts) > 1:
+            account = st.selectbox("AWS account", [ALL_ACCOUNTS, *accounts], key=ACCOUNT_KEY)
         region = st.selectbox("Region", regions, key=REGION_KEY)
         preset = st.selectbox("Time range", presets, key=RANGE_KEY, format_func=PRESET_LABELS.__getitem__)
         if preset == CUSTOM:
@@ -124,4 +139,5 @@ def sidebar_selection(
         start=start,
         end=end,
         timezone=zone,
+        account_id=None if account == ALL_ACCOUNTS else account,
     )

@@ -1,7 +1,8 @@
 """The infrastructure map: the estate as a tree of nodes with a health each, kept small enough to draw.
 
 The tree is region -> VPC -> subnet -> EC2 instance, region -> ECS cluster -> service and
-region -> DynamoDB -> table. A resource's health is ALARM when any alert rule is in ALARM on it,
+region -> DynamoDB -> table; with several AWS accounts the roots are (account, region) pairs.
+A resource's health is ALARM when any alert rule is in ALARM on it,
 STOPPED when it is not serving (a stopped instance, a service scaled to zero, an inactive cluster
 or a table being deleted), else OK. A group's health is the worst of what it holds, except that
 a group is STOPPED only when everything in it is: one stopped instance does not grey a VPC.
@@ -243,38 +244,51 @@ def build_map(
                 groups[parent].children.append(node_id)
         return groups[node_id]
 
+    # With several AWS accounts each account's region is its own root: the same region of two
+    # accounts holds different VPCs, and ids such as VPC or cluster names may repeat across them.
+    several_accounts = len({_text(record.get("account_id")) for record in records}) > 1
+
+    def scope_of(record: Mapping[str, Any]) -> tuple[str, str]:
+        """Return the key of a record's root (region, or account and region) and the root's label."""
+        region = str(record["region"])
+        account = _text(record.get("account_id"))
+        if several_accounts and account:
+            return f"{account}:{region}", f"{region} · {account}"
+        return region, region
+
     clusters = {
-        (str(r["region"]), str(r["name"])): r
+        (scope_of(r)[0], str(r["name"])): r
         for r in records
         if r["resource_type"] == ResourceType.ECS_CLUSTER.value
     }
-    for record in sorted(matching, key=lambda r: (str(r["region"]), str(r["resource_type"]), str(r["name"]))):
+    for record in sorted(matching, key=lambda r: (scope_of(r)[0], str(r["resource_type"]), str(r["name"]))):
         region = str(record["region"])
-        region_id = f"region:{region}"
-        group(region_id, NodeKind.REGION, region, region, None)
+        scope, scope_label = scope_of(record)
+        region_id = f"region:{scope}"
+        group(region_id, NodeKind.REGION, scope_label, region, None)
         kind = record["resource_type"]
         record_id = str(record["resource_id"])
         if kind == ResourceType.EC2_INSTANCE.value:
             vpc = _text(record.get("vpc_id")) or NO_VPC
             subnet = _text(record.get("subnet_id")) or NO_SUBNET
-            vpc_id = f"vpc:{region}:{vpc}"
+            vpc_id = f"vpc:{scope}:{vpc}"
             group(vpc_id, NodeKind.VPC, vpc, region, region_id)
-            parent = group(f"subnet:{region}:{vpc}:{subnet}", NodeKind.SUBNET, subnet, region, vpc_id)
+            parent = group(f"subnet:{scope}:{vpc}:{subnet}", NodeKind.SUBNET, subnet, region, vpc_id)
         elif kind == ResourceType.ECS_CLUSTER.value:
             cluster = group(record_id, NodeKind.ECS_CLUSTER, str(record["name"]), region, region_id)
             cluster.resource = record
             continue
         elif kind == ResourceType.ECS_SERVICE.value:
             cluster_name = _text(record.get("cluster")) or "unknown cluster"
-            cluster_record = clusters.get((region, cluster_name))
+            cluster_record = clusters.get((scope, cluster_name))
             cluster_id = (
-                str(cluster_record["resource_id"]) if cluster_record else f"cluster:{region}:{cluster_name}"
+                str(cluster_record["resource_id"]) if cluster_record else f"cluster:{scope}:{cluster_name}"
             )
             parent = group(cluster_id, NodeKind.ECS_CLUSTER, cluster_name, region, region_id)
             if cluster_record is not None:
                 parent.resource = cluster_record
         elif kind == ResourceType.DYNAMODB_TABLE.value:
-            parent = group(f"dynamodb:{region}", NodeKind.DYNAMODB, "DynamoDB", region, region_id)
+            parent = group(f"dynamodb:{scope}", NodeKind.DYNAMODB, "DynamoDB", region, region_id)
         else:  # a type this map does not know yet still shows, under its region
             parent = groups[region_id]
         parent.children.append(record_id)

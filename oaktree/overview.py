@@ -5,7 +5,7 @@ Plain functions over the warehouse read side and the alert states; the page only
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,10 +25,13 @@ ALARM = "ALARM"
 
 
 def fleet_counts(
-    connection: duckdb.DuckDBPyConnection, *, regions: Sequence[str] | None = None
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    regions: Sequence[str] | None = None,
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return resources counted by type, region and state (columns resource_type, region, state, count)."""
-    inventory = read.inventory(connection, regions=regions)
+    inventory = read.inventory(connection, regions=regions, account_ids=account_ids)
     if inventory.empty:
         return pd.DataFrame(columns=["resource_type", "region", "state", "count"])
     return (
@@ -40,9 +43,17 @@ def fleet_counts(
 
 
 def alarming_resources(
-    *, session: Session, principal: Principal, regions: Sequence[str] | None = None
+    *,
+    session: Session,
+    principal: Principal,
+    regions: Sequence[str] | None = None,
+    resource_ids: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Return every (rule, resource) pair in ALARM, longest first, with its rule, severity and reason."""
+    """Return every (rule, resource) pair in ALARM, longest first, with its rule, severity and reason.
+
+    `resource_ids` keeps only those resources (the page passes one account's inventory: alert
+    states are kept per resource, whose id already belongs to one account).
+    """
     require(principal, Permission.VIEW)
     query = (
         select(AlertState, Alert.name, Alert.severity)
@@ -52,6 +63,8 @@ def alarming_resources(
     )
     if regions:
         query = query.where(AlertState.region.in_(list(regions)))
+    if resource_ids is not None:
+        query = query.where(AlertState.resource_id.in_(list(resource_ids)))
     return [
         {
             "rule": name,
@@ -67,13 +80,17 @@ def alarming_resources(
 
 
 def data_freshness(
-    connection: duckdb.DuckDBPyConnection, *, now: datetime, regions: Sequence[str]
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    now: datetime,
+    regions: Sequence[str],
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return per configured region the newest point, its lag in seconds and a status (ok, late, no data).
 
     Regions without any point in the last day are listed with status "no data".
     """
-    found = read.freshness(connection, now=now, since=now - timedelta(days=1))
+    found = read.freshness(connection, now=now, since=now - timedelta(days=1), account_ids=account_ids)
     rows = []
     for region in regions:
         match = found[found["region"] == region]

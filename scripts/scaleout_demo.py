@@ -26,6 +26,7 @@ runs it. Production uses the same deployment on the ECS work pool (see docs/oper
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -303,7 +304,11 @@ def run(regions: list[str]) -> dict[str, Any]:
         from prefect import flow
 
         deployment = flow.from_source(source=str(PROJECT_DIR), entrypoint="flows/collect.py:collect_metrics")
-        deployment.deploy(name=DEPLOYMENT, work_pool_name=POOL, print_next_steps=False, ignore_warnings=True)
+        # deploy() prints its table on stdout, which carries only the JSON report.
+        with contextlib.redirect_stdout(sys.stderr):
+            deployment.deploy(
+                name=DEPLOYMENT, work_pool_name=POOL, print_next_steps=False, ignore_warnings=True
+            )
         for name in WORKERS:
             scenario.start_worker(name)
 

@@ -306,3 +306,24 @@ def test_tiny_thresholds_still_produce_a_consistent_tree(max_children: int) -> N
     ids = {n.node_id for n in infra_map.nodes}
     assert all(n.parent in ids for n in infra_map.nodes if n.parent)
     assert sum(n.resources for n in infra_map.nodes if n.kind is NodeKind.REGION) == 3
+
+
+def test_two_accounts_with_the_same_region_and_vpc_name_are_separate_roots() -> None:
+    ours = {**instance("i-1", vpc="vpc-main"), "account_id": "111111111111"}
+    theirs = {**instance("i-2", vpc="vpc-main"), "account_id": "222222222222"}
+
+    infra_map = build_map([ours, theirs], {})
+    parent = {node.node_id: node.parent for node in infra_map.nodes}
+    label = {node.node_id: node.label for node in infra_map.nodes}
+
+    assert parent["i-1"] == f"subnet:111111111111:{REGION}:vpc-main:subnet-a"
+    assert parent["i-2"] == f"subnet:222222222222:{REGION}:vpc-main:subnet-a"
+    roots = [node.node_id for node in infra_map.nodes if node.parent is None]
+    assert roots == [f"region:111111111111:{REGION}", f"region:222222222222:{REGION}"]
+    assert label[f"region:222222222222:{REGION}"] == f"{REGION} · 222222222222"
+
+
+def test_one_account_keeps_plain_region_roots() -> None:
+    infra_map = build_map([{**instance("i-1"), "account_id": "111111111111"}], {})
+
+    assert [node.node_id for node in infra_map.nodes if node.parent is None] == [f"region:{REGION}"]

@@ -63,7 +63,7 @@ st.caption(
 connection = context.warehouse()
 if connection is None:
     st.stop()
-inventory = context.cached_read(read.inventory, regions=page.regions)
+inventory = context.cached_read(read.inventory, regions=page.regions, account_ids=page.account_ids)
 if inventory.empty:
     where = f"in {page.region}" if page.region else "yet"
     st.info(

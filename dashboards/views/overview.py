@@ -30,6 +30,8 @@ TYPE_LABELS = {
 page = current_page_context()
 st.title("Overview")
 scope = page.region or "all regions"
+if page.account_id:
+    scope = f"account {page.account_id} · {scope}"
 st.caption(
     f"{scope} · {page.local(page.start):%Y-%m-%d %H:%M} to {page.local(page.end):%Y-%m-%d %H:%M} "
     f"({page.timezone.key})"
@@ -39,13 +41,20 @@ connection = warehouse()
 if connection is None:
     st.stop()
 
-counts = cached_read(overview.fleet_counts, regions=page.regions)
+counts = cached_read(overview.fleet_counts, regions=page.regions, account_ids=page.account_ids)
 if counts.empty:
     st.info("No resources discovered yet: discovery runs every 10 minutes (`oaktree discover` runs it now).")
     st.stop()
 
 with db_session() as session:
-    alarms = overview.alarming_resources(session=session, principal=page.principal, regions=page.regions)
+    alarms = overview.alarming_resources(
+        session=session,
+        principal=page.principal,
+        regions=page.regions,
+        resource_ids=None
+        if page.account_id is None
+        else set(cached_read(read.inventory, account_ids=page.account_ids)["resource_id"]),
+    )
 
 # Headline numbers; each links to the resources page filtered to what it counts.
 per_type = counts.groupby("resource_type")["count"].sum()
@@ -103,6 +112,7 @@ top = cached_read(
     end=page.end,
     limit=10,
     regions=page.regions,
+    account_ids=page.account_ids,
 )
 if top.empty:
     st.info("No CPU data in this time range yet: collection stores a point per minute. Try a longer range.")
@@ -120,7 +130,9 @@ else:
 st.subheader("Data freshness")
 now = datetime.now(UTC).replace(second=0, microsecond=0)
 regions = [page.region] if page.region else list(page.settings.regions)
-freshness = cached_read(overview.data_freshness, now=now, regions=tuple(regions))
+freshness = cached_read(
+    overview.data_freshness, now=now, regions=tuple(regions), account_ids=page.account_ids
+)
 late = freshness[freshness["status"] != "ok"]
 if late.empty:
     st.caption("Every region's newest point is less than 5 minutes old.")

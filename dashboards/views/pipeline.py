@@ -62,5 +62,7 @@ if warehouse(quiet=True) is None:
 else:
     regions = [page.region] if page.region else list(page.settings.regions)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    freshness = cached_read(overview.data_freshness, now=now, regions=tuple(regions))
+    freshness = cached_read(
+        overview.data_freshness, now=now, regions=tuple(regions), account_ids=page.account_ids
+    )
     show_table(freshness, key="pipeline-freshness", file_name="collection-lag.csv")

@@ -42,7 +42,7 @@ if warehouse() is None:
 initial_types = [value for value in st.query_params.get_all("type") if value in TYPE_LABELS]
 initial_states = st.query_params.get_all("state")
 
-every = cached_read(read.inventory, regions=page.regions)
+every = cached_read(read.inventory, regions=page.regions, account_ids=page.account_ids)
 states = sorted(set(every["state"].dropna())) if not every.empty else []
 
 search_column, type_column, state_column, tag_column = st.columns([3, 2, 2, 2])
@@ -66,6 +66,7 @@ if tag is not None and not tag[0]:
 found = cached_read(
     read.inventory,
     regions=page.regions,
+    account_ids=page.account_ids,
     resource_types=tuple(types) or None,
     states=tuple(chosen_states) or None,
     tag=tag,
@@ -84,6 +85,7 @@ table = pd.DataFrame(
         "resource_id": found["resource_id"],
         "name": found["name"],
         "type": found["resource_type"].map(TYPE_LABELS).fillna(found["resource_type"]),
+        "account": found["account_id"],
         "region": found["region"],
         "state": found["state"],
         "detail": found["instance_type"].fillna(found["cluster"]).fillna(found["capacity_mode"]),

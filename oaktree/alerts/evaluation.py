@@ -33,15 +33,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from oaktree.alerts.rules import AlarmState, ComparisonOperator, Rule, TreatMissingData
+from oaktree.warehouse.buckets import BUCKET_ORIGIN
 
-# Periods are aligned like the warehouse's period buckets (DuckDB's time_bucket origin, a Monday
+# Periods are aligned like the warehouse's period buckets (time_bucket's origin, a Monday
 # midnight), so a period here is exactly one bucket of `read.series_for_keys(period_seconds=...)`
 # whatever its length; for periods that divide a day this is also midnight-aligned.
-PERIOD_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
+PERIOD_ORIGIN = BUCKET_ORIGIN
 
 
 class Datapoint(NamedTuple):

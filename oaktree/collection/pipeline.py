@@ -7,11 +7,13 @@ Order of writes per batch, which is what makes restarts and retries safe:
 A crash anywhere before 3 leaves the watermark where it was: the next run reads the same window
 again and overwrites the same keys. Nothing is lost and nothing is stored twice.
 
-Steps 2 and 3 run in one background "store" thread, a chunk of batches at a time, while the
-fetch threads go on: DuckDB releases the GIL while it writes, so the warehouse write uses the
-second core instead of stopping the pipeline. Each series is in exactly one batch per run, so
-chunks never compete for a watermark; once a chunk fails, the chunks after it are not stored
-(their watermarks stay), and the run reports the failure.
+Batches are fetched by a pool of `collection_threads` threads, as many at once as waiting on
+AWS makes worthwhile (`concurrency.InFlightLimit`). Steps 2 and 3 run in one background "store"
+thread, a chunk of batches at a time, while the fetch threads go on: DuckDB releases the GIL
+while it writes, so the warehouse write uses the second core instead of stopping the pipeline.
+Each series is in exactly one batch per run, so chunks never compete for a watermark; once a
+chunk fails, the chunks after it are not stored (their watermarks stay), and the run reports
+the failure.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from oaktree import aws
 from oaktree.accounts import AccountRegion, account_regions
 from oaktree.collection.api_calls import ApiCounters, CountedDynamoDB, RetryingCaller, single_attempt_client
 from oaktree.collection.cloudwatch import BatchResult, fetch_batch, points_table
+from oaktree.collection.concurrency import InFlightLimit
 from oaktree.collection.planning import MetricBatch, Series, epoch_ms, pack_batches, plan_windows, series_of
 from oaktree.collection.ratelimit import limiter_for
 from oaktree.config import Settings
@@ -48,7 +51,7 @@ WarehouseWriter = Callable[[pa.Table], int]
 # Points held before a chunk goes to the store thread (warehouse, then watermarks): small enough
 # that the write overlaps the rest of the run and memory stays flat, large enough that a run
 # makes few commits (each is at least one Parquet file).
-WAREHOUSE_FLUSH_ROWS = 200_000
+WAREHOUSE_FLUSH_ROWS = 50_000
 
 # The isolation boundary of one batch (and of one region in `collect_once`): AWS errors after
 # retries, an endpoint that is down, DynamoDB items still unprocessed after the writer's retries.
@@ -327,15 +330,20 @@ def _collect_region(
     )
     report.batches = len(batches)
 
+    # The pool has `collection_threads` threads; how many run a batch at once follows whether
+    # batches wait on AWS (more help) or compute (more only contend for the GIL).
+    in_flight = InFlightLimit(settings.collection_threads)
+
     def fetch_and_store(batch: MetricBatch) -> tuple[BatchResult, WriteStats]:
-        result = fetch_batch(batch, get_metric_data)
-        stats = write_items(
-            store_dynamodb,
-            table,
-            _batch_items(result, settings.raw_ttl_days),
-            metrics_store.KEY_ATTRIBUTES,
-            sleep=sleep,
-        )
+        with in_flight.slot():
+            result = fetch_batch(batch, get_metric_data)
+            stats = write_items(
+                store_dynamodb,
+                table,
+                _batch_items(result, settings.raw_ttl_days),
+                metrics_store.KEY_ATTRIBUTES,
+                sleep=sleep,
+            )
         return result, stats
 
     held: list[BatchResult] = []
@@ -429,6 +437,7 @@ def _collect_region(
         batches=report.batches,
         datapoints=report.datapoints_dynamodb,
         failed_batches=len(report.failed_batches),
+        peak_batches_in_flight=in_flight.peak_in_flight,
     )
     if report.failed_batches:
         raise RegionCollectionFailed(report)

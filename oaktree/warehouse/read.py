@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from oaktree.warehouse.buckets import bucket_start_sql
 from oaktree.warehouse.lake import cursor
 from oaktree.warehouse.schema import EVENTS, MEANINGFUL_COLUMN, METRICS, RESOURCES, TABLES, Resolution
 
@@ -28,6 +29,10 @@ _RESOLUTION_LIMITS = (
 
 # How a statistic's 1-minute values combine into a longer period, as CloudWatch combines them.
 PERIOD_AGGREGATE = {"Average": "avg", "Maximum": "max", "Minimum": "min", "Sum": "sum", "SampleCount": "sum"}
+
+
+# Up to this many resources, a read names them in the scan's filter (see `series_for_keys`).
+PUSHED_RESOURCES = 200
 
 
 def pick_resolution(start: datetime, end: datetime) -> Resolution:
@@ -50,6 +55,42 @@ def in_list(column: str, name: str, values: Sequence[Any] | None, params: dict[s
         return "TRUE"
     params[name] = list(values)
     return f"{column} = ANY(${name})"
+
+
+def _pushed_in(column: str, name: str, values: Sequence[Any], params: dict[str, Any]) -> str:
+    """Return `column IN ($name0, $name1, ...)`: a constant list DuckDB pushes into the scan."""
+    names = [f"{name}{index}" for index in range(len(values))]
+    params.update(zip(names, values, strict=True))
+    return f"{column} IN ({', '.join(f'${n}' for n in names)})"
+
+
+def _series_filter(keys: pd.DataFrame, params: dict[str, Any]) -> str:
+    """Return the clause (a join, then `WHERE ...`) keeping the rows of `t` whose series is in `keys`.
+
+    Few resources: constant lists DuckDB pushes into the scan, so it skips the row groups of
+    other resources (tables are written in key order), then an exact match of the series among
+    them. Many (the alert pass): a semi join against the keys passed as list parameters. Either
+    way no DataFrame is registered: registering one costs ~10-20 ms per query on a lake.
+    """
+    wanted = keys[["resource_id", "metric_name", "statistic"]].drop_duplicates().astype(str)
+    if wanted.empty:
+        return "WHERE FALSE"
+    if wanted["resource_id"].nunique() <= PUSHED_RESOURCES:
+        params["series"] = (
+            wanted["resource_id"] + "\x00" + wanted["metric_name"] + "\x00" + wanted["statistic"]
+        ).tolist()
+        exact = "list_contains($series, t.resource_id || chr(0) || t.metric_name || chr(0) || t.statistic)"
+        pushed = [
+            _pushed_in(f"t.{column}", column, sorted(wanted[column].unique()), params)
+            for column in ("resource_id", "metric_name", "statistic")
+        ]
+        return f"WHERE {' AND '.join(pushed)} AND {exact}"
+    params.update({f"wanted_{column}": wanted[column].tolist() for column in wanted.columns})
+    return (
+        "SEMI JOIN (SELECT unnest($wanted_resource_id) AS resource_id, unnest($wanted_metric_name) AS "
+        "metric_name, unnest($wanted_statistic) AS statistic) w ON t.resource_id = w.resource_id "
+        "AND t.metric_name = w.metric_name AND t.statistic = w.statistic WHERE TRUE"
+    )
 
 
 def inventory(
@@ -138,27 +179,24 @@ def series_for_keys(
     table = resolution.table
     time_column = resolution.time_column
     value = "value" if resolution is Resolution.MINUTE else bucket_value_sql()
-    wanted = keys[["resource_id", "metric_name", "statistic"]].drop_duplicates()
+    params: dict[str, Any] = {"start": start, "end": end}
     with cursor(connection) as own:
-        own.register("_wanted", wanted)
         points = (
             f"SELECT t.resource_id, t.metric_name, t.statistic, t.{time_column} AS ts, {value} AS value "
-            f"FROM {table.name} t SEMI JOIN _wanted w ON t.resource_id = w.resource_id "
-            "AND t.metric_name = w.metric_name AND t.statistic = w.statistic "
-            f"WHERE t.{time_column} >= $start AND t.{time_column} < $end"
+            f"FROM {table.name} t {_series_filter(keys, params)} "
+            f"AND t.{time_column} >= $start AND t.{time_column} < $end"
         )
         if period_seconds:
             aggregate = " ".join(f"WHEN '{name}' THEN {fn}(value)" for name, fn in PERIOD_AGGREGATE.items())
             points = (
                 "SELECT resource_id, metric_name, statistic, "
-                f"time_bucket(INTERVAL '{int(period_seconds)} seconds', ts) AS period, "
+                f"{bucket_start_sql('ts', int(period_seconds))} AS period, "
                 f"CASE any_value(statistic) {aggregate} END AS value "
                 f"FROM ({points}) GROUP BY resource_id, metric_name, statistic, period"
             )
             points = f"SELECT resource_id, metric_name, statistic, period AS ts, value FROM ({points})"
         frame = own.execute(
-            f"SELECT * FROM ({points}) ORDER BY resource_id, metric_name, statistic, ts",
-            {"start": start, "end": end},
+            f"SELECT * FROM ({points}) ORDER BY resource_id, metric_name, statistic, ts", params
         ).df()
     frame["resolution"] = resolution.value
     return frame
@@ -180,24 +218,22 @@ def period_percentiles(
     (`p90`, `p95`, `p99`: continuous, interpolated). The warehouse keeps no raw samples, so
     these are percentiles of the minute values, not CloudWatch's percentiles of samples.
     """
-    wanted = keys[["resource_id", "metric_name", "statistic"]].drop_duplicates()
     fractions = ", ".join(str(p / 100) for p in percentiles)
     columns = ", ".join(f"q[{i + 1}] AS p{p}" for i, p in enumerate(percentiles))
+    params: dict[str, Any] = {"start": start, "end": end}
     with cursor(connection) as own:
-        own.register("_wanted", wanted)
         return own.execute(
             f"""
             SELECT resource_id, metric_name, statistic, ts, count, {columns} FROM (
                 SELECT t.resource_id, t.metric_name, t.statistic,
-                       time_bucket(INTERVAL '{int(period_seconds)} seconds', t.ts) AS ts,
+                       {bucket_start_sql("t.ts", int(period_seconds))} AS ts,
                        count(*) AS count, quantile_cont(t.value, [{fractions}]) AS q
-                FROM {METRICS.name} t SEMI JOIN _wanted w ON t.resource_id = w.resource_id
-                    AND t.metric_name = w.metric_name AND t.statistic = w.statistic
-                WHERE t.ts >= $start AND t.ts < $end
+                FROM {METRICS.name} t {_series_filter(keys, params)}
+                    AND t.ts >= $start AND t.ts < $end
                 GROUP BY ALL
             ) ORDER BY resource_id, metric_name, statistic, ts
             """,
-            {"start": start, "end": end},
+            params,
         ).df()
 
 
@@ -362,3 +398,12 @@ def newest_point(connection: duckdb.DuckDBPyConnection) -> datetime | None:
     """Return the time of the newest 1-minute point (UTC), or None on an empty warehouse."""
     with cursor(connection) as own:
         return own.execute(f"SELECT max(ts) FROM {METRICS.name}").fetchall()[0][0]
+
+
+def account_ids(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Return the AWS accounts the inventory holds, sorted (rows saved before accounts were kept: none)."""
+    with cursor(connection) as own:
+        rows = own.execute(
+            f"SELECT DISTINCT account_id FROM {RESOURCES.name} WHERE account_id IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    return [str(row[0]) for row in rows]

@@ -32,6 +32,7 @@ import duckdb
 from oaktree.config import Settings
 from oaktree.logs import get_logger
 from oaktree.warehouse import lake
+from oaktree.warehouse.buckets import bucket_start_sql
 from oaktree.warehouse.lake import LAKE
 from oaktree.warehouse.schema import (
     METRICS,
@@ -44,11 +45,9 @@ from oaktree.warehouse.writes import in_transaction, upsert_relation
 
 log = get_logger(__name__)
 
-BUCKET_INTERVAL = {
-    Resolution.FIVE_MINUTES: "5 minutes",
-    Resolution.HOUR: "1 hour",
-    Resolution.DAY: "1 day",
-}
+HOUR_SECONDS = int(Resolution.HOUR.width.total_seconds())
+DAY_SECONDS = int(Resolution.DAY.width.total_seconds())
+PERIOD_SECONDS = {"hour": HOUR_SECONDS, "day": DAY_SECONDS}  # the periods rollups are recomputed by
 
 
 def rollup_sql(source: str, resolution: Resolution) -> str:
@@ -67,7 +66,7 @@ def rollup_sql(source: str, resolution: Resolution) -> str:
         metric_name,
         statistic,
         any_value(unit) AS unit,
-        time_bucket(INTERVAL '{BUCKET_INTERVAL[resolution]}', ts) AS bucket,
+        {bucket_start_sql("ts", int(resolution.width.total_seconds()))} AS bucket,
         avg(value) AS avg,
         min(value) AS min,
         max(value) AS max,
@@ -88,7 +87,9 @@ class RollupReport:
     stored_progress: int | None = None  # the progress as this run found it
     to_snapshot: int | None = None
     changed_series_hours: int = 0
-    buckets: dict[str, int] = dataclasses.field(default_factory=lambda: {r.value: 0 for r in BUCKET_INTERVAL})
+    buckets: dict[str, int] = dataclasses.field(
+        default_factory=lambda: {r.value: 0 for r in ROLLUP_RESOLUTIONS}
+    )
     days_skipped: int = 0  # day buckets left alone because their 1-minute points are partly expired
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def _stage_changed_hours(
     ).fetchall()
     report.stored_progress = int(progress[0][0]) if progress else None
     report.from_snapshot = report.stored_progress if since is None else None
-    series_hour = "resource_id, metric_name, statistic, date_trunc('hour', ts) AS hour"
+    series_hour = f"resource_id, metric_name, statistic, {bucket_start_sql('ts', HOUR_SECONDS)} AS hour"
     if report.from_snapshot is not None and not _changes_available(cursor, report.from_snapshot):
         log.warning("rollup_changes_expired", from_snapshot=report.from_snapshot)
         report.from_snapshot = None
@@ -138,7 +139,8 @@ def _points_of(periods: str, period_column: str, period_width: str) -> str:
         SELECT m.* FROM {METRICS.name} m
         SEMI JOIN {periods} p
           ON m.resource_id = p.resource_id AND m.metric_name = p.metric_name
-         AND m.statistic = p.statistic AND date_trunc('{period_width}', m.ts) = p.{period_column}
+         AND m.statistic = p.statistic
+         AND {bucket_start_sql("m.ts", PERIOD_SECONDS[period_width])} = p.{period_column}
         WHERE m.ts >= (SELECT min({period_column}) FROM {periods})
           AND m.ts < (SELECT max({period_column}) FROM {periods}) + INTERVAL 1 {period_width}
     )"""
@@ -156,7 +158,7 @@ def _compute_buckets(
     # A day bucket needs the whole day's points: days partly past the 1-minute retention are skipped.
     cursor.execute(
         "CREATE OR REPLACE TEMP TABLE _changed_days AS SELECT DISTINCT resource_id, metric_name, "
-        "statistic, date_trunc('day', hour) AS day FROM _changed_hours"
+        f"statistic, {bucket_start_sql('hour', DAY_SECONDS)} AS day FROM _changed_hours"
     )
     report.days_skipped = int(
         cursor.execute(

@@ -155,7 +155,11 @@ def upsert_relation(
         "SELECT count(*) FILTER (_new), count(*) FILTER (NOT _new) FROM _changed"
     ).fetchall()[0]
     if new:
-        connection.execute(f"INSERT INTO {LAKE}.{table.name} SELECT {columns} FROM _changed WHERE _new")
+        # Written in key order, each Parquet row group holds a narrow range of series: a reader
+        # asking for a few resources skips the others by the row groups' min/max statistics.
+        connection.execute(
+            f"INSERT INTO {LAKE}.{table.name} SELECT {columns} FROM _changed WHERE _new ORDER BY {keys}"
+        )
     if changed:
         connection.execute(
             f"MERGE INTO {LAKE}.{table.name} AS target "

@@ -7,7 +7,9 @@ import socket
 import pytest
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
+from prefect.states import Completed, Failed, Running
 
 from oaktree.pipeline_health import PrefectUnreachable, flow_health, latest_artifact
 
@@ -41,6 +43,24 @@ def test_each_flow_shows_its_last_run_failures_and_a_link(prefect: None) -> None
     assert ok.run_url.startswith(api_url.removesuffix("/api") + "/runs/flow-run/")
     assert "us-east-1 | 42" in latest_artifact(api_url, "health-probe")
     assert latest_artifact(api_url, "no-such-artifact") is None
+
+
+@flow(name="health_probe_busy")
+def _busy() -> None:
+    """Never called: its runs are created through the API, as a busy schedule would leave them."""
+
+
+def test_a_busy_flow_is_counted_beyond_one_page_of_runs(prefect: None) -> None:
+    # Collection runs every minute: a day holds far more runs than one page of the API (200).
+    completed = 200
+    with get_client(sync_client=True) as client:
+        for final in [*(Completed() for _ in range(completed)), Failed()]:
+            run = client.create_flow_run(_busy, state=Running())
+            client.set_flow_run_state(run.id, final, force=True)
+
+    busy = next(row for row in flow_health(PREFECT_API_URL.value()) if row.flow == "health_probe_busy")
+
+    assert (busy.runs_last_day, busy.failed_last_day, busy.last_state) == (completed + 1, 1, "Failed")
 
 
 def test_an_unreachable_api_is_one_clear_error() -> None:

@@ -150,6 +150,35 @@ def test_many_series_in_one_query_aggregated_into_alarm_periods(
     assert len(frame) == 6  # three series x two 10-minute periods
 
 
+@pytest.mark.parametrize("pushed_resources", [200, 0], ids=["few keys: pushed filters", "many: semi join"])
+def test_only_the_asked_series_come_back_however_the_keys_are_matched(
+    known_lake: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, pushed_resources: int
+) -> None:
+    monkeypatch.setattr(read, "PUSHED_RESOURCES", pushed_resources)
+    # Per column every value is asked for, but (i-batch, Maximum) and (i-web, Average) are not.
+    keys = pd.DataFrame(
+        {
+            "resource_id": ["i-web", "i-batch"],
+            "metric_name": ["CPUUtilization"] * 2,
+            "statistic": ["Maximum", "Average"],
+        }
+    )
+
+    frame = read.series_for_keys(
+        known_lake, keys=keys, start=T0, end=minute(120), resolution=Resolution.MINUTE
+    )
+    percentiles = read.period_percentiles(
+        known_lake, keys=keys, start=T0, end=minute(120), period_seconds=3600
+    )
+    nothing = read.series_for_keys(known_lake, keys=keys.iloc[:0], start=T0, end=minute(120))
+
+    asked = {("i-web", "Maximum"), ("i-batch", "Average")}
+    assert set(zip(frame["resource_id"], frame["statistic"], strict=True)) == asked
+    assert len(frame) == 240
+    assert set(zip(percentiles["resource_id"], percentiles["statistic"], strict=True)) == asked
+    assert nothing.empty
+
+
 def test_latest_values_and_fleet_top_n(known_lake: duckdb.DuckDBPyConnection) -> None:
     latest = read.latest_values(known_lake, metric_name="CPUUtilization", statistic="Average")
     assert latest.set_index("resource_id")["value"].to_dict() == {"i-batch": 1.0, "i-web": 50.0}
