@@ -33,6 +33,7 @@ import pandas as pd
 
 from oaktree.catalogue import CATALOGUE
 from oaktree.events import Event, Severity
+from oaktree.warehouse.buckets import day_number_sql, day_of_week_sql, hour_of_day_sql
 from oaktree.warehouse.lake import cursor
 from oaktree.warehouse.read import bucket_value_sql, in_list
 from oaktree.warehouse.schema import Resolution
@@ -91,8 +92,8 @@ def _baseline_sql(points_filter: str) -> str:
     WITH points AS (
         SELECT t.resource_id, t.resource_type, t.region, t.metric_name, t.statistic, t.unit,
                t.bucket AS ts, {bucket_value_sql("t")} AS value,
-               hour(t.bucket) AS hour_of_day, isodow(t.bucket) - 1 AS day_of_week,
-               CAST(t.bucket AS DATE) AS day
+               {hour_of_day_sql("t.bucket")} AS hour_of_day, {day_of_week_sql("t.bucket")} AS day_of_week,
+               {day_number_sql("t.bucket")} AS day
         FROM {RESOLUTION.table.name} t
         WHERE t.bucket >= $baseline_start AND t.bucket < $end AND {points_filter}
     ), neighbours AS (

@@ -16,6 +16,7 @@ import pandas as pd
 
 from oaktree.analytics.source import metric_values_sql
 from oaktree.warehouse import read
+from oaktree.warehouse.buckets import day_of_week_sql, hour_of_day_sql
 from oaktree.warehouse.lake import cursor
 from oaktree.warehouse.schema import RESOURCES, Resolution
 
@@ -199,7 +200,7 @@ def utilisation_heatmap(
         connection,
         f"""
         WITH cells AS (
-            SELECT isodow(ts) - 1 AS day_of_week, hour(ts) AS hour_of_day,
+            SELECT {day_of_week_sql("ts")} AS day_of_week, {hour_of_day_sql("ts")} AS hour_of_day,
                    avg(value) AS value, max(value) AS peak, count(*) AS samples
             FROM ({values}) GROUP BY ALL
         ), grid AS (
