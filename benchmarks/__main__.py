@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from benchmarks import (
     bench_alerts,
+    bench_analytics,
     bench_cli,
     bench_collection,
     bench_dashboard,
@@ -34,7 +35,15 @@ def machine() -> str:
 
 # Every benchmark, in the order `make bench` runs them; each module's `main()` prints its tables.
 # `make bench ONLY=<module>` (or `python -m benchmarks <module> ...`) runs the named ones only.
-BENCHMARKS = (bench_cli, bench_collection, bench_rollups, bench_queries, bench_alerts, bench_dashboard)
+BENCHMARKS = (
+    bench_cli,
+    bench_collection,
+    bench_rollups,
+    bench_queries,
+    bench_alerts,
+    bench_dashboard,
+    bench_analytics,
+)
 
 
 if __name__ == "__main__":

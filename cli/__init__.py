@@ -6,6 +6,7 @@ import typer
 
 from cli import (
     alert_commands,
+    analytics_commands,
     auth_commands,
     check_commands,
     collection_commands,
@@ -54,6 +55,7 @@ for module in (
     auth_commands,
     check_commands,
     alert_commands,
+    analytics_commands,
     dashboard_commands,
 ):
     module.register(app)

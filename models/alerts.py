@@ -43,8 +43,9 @@ class Alert(Base):
     resource_id: Mapped[str] = mapped_column(String(100))
     metric_name: Mapped[str] = mapped_column(String(100))
     threshold: Mapped[Decimal] = mapped_column(Numeric)
-    # CloudWatch operator names, e.g. GreaterThanThreshold.
-    comparison_operator: Mapped[str] = mapped_column(String(20))
+    # CloudWatch operator names, e.g. GreaterThanThreshold or LessThanLowerOrGreaterThanUpperThreshold
+    # (40 characters; widened from the seed's 20 by migration 0004).
+    comparison_operator: Mapped[str] = mapped_column(String(64))
     # ACTIVE: evaluated; DISABLED: kept but not evaluated.
     status: Mapped[str | None] = mapped_column(String(20), default="ACTIVE", server_default=text("'ACTIVE'"))
     created_at: Mapped[datetime | None] = mapped_column(default=utcnow, server_default=CURRENT_TIMESTAMP)

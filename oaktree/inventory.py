@@ -49,6 +49,10 @@ class Resource:
     item_count: int | None = None
     # The AWS account that owns the resource (None: inventories saved before accounts were kept).
     account_id: str | None = None
+    # Provisioned throughput of a DynamoDB table (None on demand): rightsizing compares it with
+    # the consumed capacity. Last, so lakes created before them gain the columns at the end.
+    read_capacity_units: int | None = None
+    write_capacity_units: int | None = None
 
     def to_record(self) -> dict[str, Any]:
         """Return the resource as a flat dict (tags kept as a dict) for stores and JSON."""

@@ -388,6 +388,8 @@ def _create_tables(dynamodb: Any, region: str, seed: int, plan: FleetPlan) -> tu
             state=description["TableStatus"],
             capacity_mode="PROVISIONED" if table.provisioned else "PAY_PER_REQUEST",
             item_count=table.item_count,
+            read_capacity_units=table.provisioned[0] if table.provisioned else None,
+            write_capacity_units=table.provisioned[1] if table.provisioned else None,
         )
         created.append(SimulatedResource(key=f"{region}/{table.name}", role=table.role, resource=resource))
     return tuple(created)

@@ -51,9 +51,10 @@ def covers(rule: Mapping[str, Any]) -> str:
 
 def rule_condition(rule: Mapping[str, Any]) -> str:
     """Return a rule's condition, e.g. `CPUUtilization Average > 80 (2 of 3 x 300 s)`."""
-    symbol = ComparisonOperator(rule["comparison_operator"]).symbol
+    operator = ComparisonOperator(rule["comparison_operator"])
     periods = f"{rule['datapoints_to_alarm']} of {rule['evaluation_periods']} x {rule['period']} s"
-    return f"{rule['metric_name']} {rule['statistic']} {symbol} {rule['threshold']:g} ({periods})"
+    width = f"{rule['threshold']:g} spreads" if operator.is_band else f"{rule['threshold']:g}"
+    return f"{rule['metric_name']} {rule['statistic']} {operator.symbol} {width} ({periods})"
 
 
 def silencing(rule_name: str, silences: list[dict[str, Any]]) -> str:

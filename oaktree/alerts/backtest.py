@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from oaktree.alerts.bands import read_bands
 from oaktree.alerts.engine import SeriesKey, Target, expand_targets
 from oaktree.alerts.evaluation import PriorState, evaluate, period_start
 from oaktree.alerts.rules import AlarmState, Rule
@@ -126,6 +127,14 @@ def backtest(
     last = period_start(end, period)
     resolution = _resolution(rule, first, now, minute_retention)
     series = _history(connection, targets, rule, first - period * rule.evaluation_range, last, resolution)
+    # A band rule is replayed against today's baseline (learned up to `now`).
+    bands = read_bands(
+        connection,
+        targets,
+        start_of={rule.period: first - period * rule.evaluation_range},
+        end_of={rule.period: last},
+        baseline_end=now,
+    )
     results = []
     for target in targets:
         values = series.get(target.series_key, {})
@@ -133,7 +142,7 @@ def backtest(
         prior = PriorState()
         moment = first + period
         while moment <= last:
-            result = evaluate(rule, values, prior, moment)
+            result = evaluate(rule, values, prior, moment, bands=bands.get(target.series_key))
             if result.new_state is AlarmState.ALARM:
                 outcome.alarm_periods += 1
             if result.changed:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import AlertChannel, AlertState, AlertTransition, NotificationChannel
 from models.base import utcnow
+from oaktree.alerts.bands import read_bands
 from oaktree.alerts.evaluation import Evaluation, PriorState, evaluate, period_start
 from oaktree.alerts.outbox import Kind, dedup_key, enqueue
 from oaktree.alerts.rules import PERCENTILES, AlarmState, Rule
@@ -657,6 +658,8 @@ def run_pass(
                 first = period_start(earliest - settle, length) - length * rule.evaluation_range
                 start_of[rule.period] = min(start_of.get(rule.period, first), first)
             values, report.queries = read_period_values(connection, targets, start_of=start_of, end_of=end_of)
+            bands = read_bands(connection, targets, start_of=start_of, end_of=end_of, baseline_end=now)
+            report.queries += bool(bands)
             report.targets, report.series = len(targets), len(values)
             report.seconds["read"] = round(time.perf_counter() - clock, 4)
 
@@ -677,6 +680,7 @@ def run_pass(
                     prior,
                     horizon_now.get(target.region, now),
                     settle=settle,
+                    bands=bands.get(target.series_key),
                 )
                 writer.apply(target, result)
             writer.flush()

@@ -17,6 +17,10 @@ CloudWatch's semantics, as its documentation states them:
   INSUFFICIENT_DATA. `ignore` does the same but keeps the current state where `missing` would
   go to INSUFFICIENT_DATA or decide from that oldest breaching datapoint.
 
+A band rule (`ComparisonOperator.is_band`) compares each period's value with that period's band
+(lower, upper), given beside the values: a period without a band (no baseline yet) counts as
+missing, as CloudWatch treats a period its anomaly model cannot judge.
+
 Beyond CloudWatch, per rule: recovery hysteresis (an alarm ends only when at least K of the
 evaluated datapoints are clear) and flap detection (more than X transitions within Y minutes
 marks the rule-resource flapping until at most X // 2 remain in the window; the engine holds
@@ -110,7 +114,9 @@ def _fmt(value: float) -> str:
 
 
 _STATES = {state.value: state for state in AlarmState}
-_COMPARE = {op: op.breaches for op in ComparisonOperator}
+_COMPARE = {op: op.breaches for op in ComparisonOperator if not op.is_band}
+Band = tuple[float, float]  # (lower, upper) of one period
+_NO_BANDS: Mapping[datetime, Band] = {}
 _SLOTS: dict[tuple[datetime, timedelta, int], tuple[datetime, ...]] = {}
 
 
@@ -132,10 +138,13 @@ def evaluate(
     now: datetime,
     *,
     settle: timedelta = timedelta(0),
+    bands: Mapping[datetime, Band] | None = None,
 ) -> Evaluation:
     """Return the rule's new state on one resource from its period values (keyed by period start).
 
     Periods that had not ended `settle` before `now` are not looked at, whatever their values.
+    `bands` (period start -> (lower, upper)) is what a band rule compares with; other rules
+    ignore it.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -143,12 +152,15 @@ def evaluate(
     period = timedelta(seconds=rule.period)
     horizon = period_start(now - settle, period)  # start of the first unsettled period
     slots = _slots(horizon, period, rule.evaluation_range)
-    breaches, threshold = _COMPARE[rule.comparison_operator], rule.threshold
     real: list[tuple[int, Datapoint]] = []
-    for index, start in enumerate(slots):
-        value = values.get(start)
-        if value is not None and value == value:  # NaN is missing too
-            real.append((index, Datapoint(start, float(value), breaches(value, threshold))))
+    if rule.comparison_operator.is_band:
+        real = _band_datapoints(rule, slots, values, bands or _NO_BANDS)
+    else:
+        breaches, threshold = _COMPARE[rule.comparison_operator], rule.threshold
+        for index, start in enumerate(slots):
+            value = values.get(start)
+            if value is not None and value == value:  # NaN is missing too
+                real.append((index, Datapoint(start, float(value), breaches(value, threshold))))
     n, m = rule.evaluation_periods, rule.datapoints_to_alarm
     treatment = rule.treat_missing_data
     prior = _STATES[prior_state.state]
@@ -159,13 +171,13 @@ def evaluate(
         used = tuple(point for _, point in real[-n:])
         breaching = sum(point.breaching for point in used)
         state = AlarmState.ALARM if breaching >= m else AlarmState.OK
-        explanation = functools.partial(_threshold_reason, rule, used, breaching, "")
+        explanation = functools.partial(_threshold_reason, rule, used, breaching, "", bands or _NO_BANDS)
     elif treatment in (TreatMissingData.BREACHING, TreatMissingData.NOT_BREACHING):
         used = _filled(rule, slots, real)
         breaching = sum(bool(point.breaching) for point in used)
         state = AlarmState.ALARM if breaching >= m else AlarmState.OK
         note = f" ({n - len(real)} missing treated as {treatment})"
-        explanation = functools.partial(_threshold_reason, rule, used, breaching, note)
+        explanation = functools.partial(_threshold_reason, rule, used, breaching, note, bands or _NO_BANDS)
     else:
         used = tuple(point for _, point in real)
         state, reason = _too_few_datapoints(rule, real, prior)
@@ -193,14 +205,39 @@ def evaluate(
     )
 
 
-def _threshold_reason(rule: Rule, used: tuple[Datapoint, ...], breaching: int, note: str) -> str:
-    shown = ", ".join(
-        "missing" if point.value is None else f"{_fmt(point.value)} ({point.ts:%H:%M})"
-        for point in reversed(used)
-    )
+def _band_datapoints(
+    rule: Rule,
+    slots: tuple[datetime, ...],
+    values: Mapping[datetime, float | None],
+    bands: Mapping[datetime, Band],
+) -> list[tuple[int, Datapoint]]:
+    """Return the real datapoints of a band rule: periods with both a value and a band."""
+    breaches = rule.comparison_operator.breaches_band
+    real = []
+    for index, start in enumerate(slots):
+        value, band = values.get(start), bands.get(start)
+        if value is not None and value == value and band is not None:
+            real.append((index, Datapoint(start, float(value), breaches(value, band[0], band[1]))))
+    return real
+
+
+def _threshold_reason(
+    rule: Rule,
+    used: tuple[Datapoint, ...],
+    breaching: int,
+    note: str,
+    bands: Mapping[datetime, Band] = _NO_BANDS,
+) -> str:
+    def shown(point: Datapoint) -> str:
+        if point.value is None:
+            return "missing"
+        band = bands.get(point.ts)
+        within = f", band {_fmt(band[0])}..{_fmt(band[1])}" if band is not None else ""
+        return f"{_fmt(point.value)} ({point.ts:%H:%M}{within})"
+
     return (
-        f"{breaching} of the last {len(used)} datapoints [{shown}] breached {rule.condition} "
-        f"(ALARM at {rule.datapoints_to_alarm}){note}"
+        f"{breaching} of the last {len(used)} datapoints [{', '.join(shown(p) for p in reversed(used))}] "
+        f"breached {rule.condition} (ALARM at {rule.datapoints_to_alarm}){note}"
     )
 
 

@@ -28,20 +28,41 @@ class AlarmState(enum.StrEnum):
 
 
 class ComparisonOperator(enum.StrEnum):
-    """CloudWatch's four threshold comparisons (the value is on the left)."""
+    """CloudWatch's comparisons (the value is on the left): four against a threshold, three against a band.
+
+    The band operators are CloudWatch's anomaly-detection ones: the band is the series' seasonal
+    baseline +/- `threshold` spreads (`oaktree.analytics.anomalies.seasonal_baseline`), so the
+    threshold of a band rule is the band's half-width, 5 being the anomaly detector's own.
+    """
 
     GREATER = "GreaterThanThreshold"
     GREATER_OR_EQUAL = "GreaterThanOrEqualToThreshold"
     LESS = "LessThanThreshold"
     LESS_OR_EQUAL = "LessThanOrEqualToThreshold"
+    OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
+    ABOVE_BAND = "GreaterThanUpperThreshold"
+    BELOW_BAND = "LessThanLowerThreshold"
 
     @property
     def symbol(self) -> str:
         return _SYMBOLS[self]
 
+    @property
+    def is_band(self) -> bool:
+        """Return True for the operators that compare with an anomaly band rather than a threshold."""
+        return self in _BAND_OPERATORS
+
     def breaches(self, value: float, threshold: float) -> bool:
-        """Return whether `value` is on the alarming side of `threshold`."""
+        """Return whether `value` is on the alarming side of `threshold` (threshold operators only)."""
         return _COMPARE[self](value, threshold)
+
+    def breaches_band(self, value: float, lower: float, upper: float) -> bool:
+        """Return whether `value` is on the alarming side of the band `lower`..`upper` (band operators)."""
+        if self is ComparisonOperator.ABOVE_BAND:
+            return value > upper
+        if self is ComparisonOperator.BELOW_BAND:
+            return value < lower
+        return value < lower or value > upper
 
 
 _COMPARE: dict[ComparisonOperator, Callable[[float, float], bool]] = {
@@ -55,7 +76,19 @@ _SYMBOLS = {
     ComparisonOperator.GREATER_OR_EQUAL: ">=",
     ComparisonOperator.LESS: "<",
     ComparisonOperator.LESS_OR_EQUAL: "<=",
+    ComparisonOperator.OUTSIDE_BAND: "outside the band of",
+    ComparisonOperator.ABOVE_BAND: "above the band of",
+    ComparisonOperator.BELOW_BAND: "below the band of",
 }
+_BAND_OPERATORS = frozenset(
+    {ComparisonOperator.OUTSIDE_BAND, ComparisonOperator.ABOVE_BAND, ComparisonOperator.BELOW_BAND}
+)
+# A band is learned from 5-minute buckets (the anomaly detector's resolution): a band rule's
+# period is exactly that, so its values are on the scale of the band.
+BAND_PERIOD_SECONDS = 300
+# Statistics whose 5-minute value is a bucket of the warehouse's rollups (not percentiles).
+BAND_STATISTICS = ("Average", "Sum", "Minimum", "Maximum")
+MAX_BAND_WIDTH = 100.0
 
 
 class TreatMissingData(enum.StrEnum):
@@ -175,8 +208,14 @@ class Rule:
 
     @property
     def condition(self) -> str:
-        """Return the condition as one line, e.g. `CPUUtilization Average > 90`."""
-        return f"{self.metric_name} {self.statistic} {self.comparison_operator.symbol} {self.threshold:g}"
+        """Return the condition as one line, e.g. `CPUUtilization Average > 90`.
+
+        A band rule reads `CPUUtilization Average outside the band of 5 spreads`.
+        """
+        condition = (
+            f"{self.metric_name} {self.statistic} {self.comparison_operator.symbol} {self.threshold:g}"
+        )
+        return f"{condition} spreads" if self.comparison_operator.is_band else condition
 
     def to_draft(self) -> dict[str, Any]:
         """Return the rule as the fields of a rules file (what `parse_rule` reads back)."""
@@ -414,6 +453,26 @@ def _parse_channels(fields: _Fields, value: Any) -> tuple[str, ...]:
     return tuple(sorted(set(value)))
 
 
+def _check_band_rule(
+    fields: _Fields, operator_name: str, *, period: int | None, statistic: str | None, threshold: float | None
+) -> None:
+    """Record what a rule with a band operator needs: a 5-minute period, a bucket statistic, a width."""
+    if period is not None and period != BAND_PERIOD_SECONDS:
+        fields.fail(
+            "period",
+            f"{operator_name} compares with a band learned from 5-minute buckets: "
+            f"the period must be {BAND_PERIOD_SECONDS}",
+        )
+    if statistic is not None and statistic not in BAND_STATISTICS:
+        fields.fail("statistic", f"{operator_name} works with {', '.join(BAND_STATISTICS)}, not {statistic}")
+    if threshold is not None and not 0 < threshold <= MAX_BAND_WIDTH:
+        fields.fail(
+            "threshold",
+            f"with {operator_name} the threshold is the band's half-width in spreads: more than 0 "
+            f"and at most {MAX_BAND_WIDTH:g} (the anomaly detector uses 5)",
+        )
+
+
 def parse_rule(draft: Mapping[str, Any], *, rule_id: int | None = None) -> Rule:
     """Return the rule a draft describes, or raise InvalidRule naming every bad field."""
     fields = _Fields(draft)
@@ -473,6 +532,8 @@ def parse_rule(draft: Mapping[str, Any], *, rule_id: int | None = None) -> Rule:
         )
     threshold = fields.number("threshold")
     operator_name = fields.choice("comparison_operator", tuple(op.value for op in ComparisonOperator))
+    if operator_name and ComparisonOperator(operator_name).is_band:
+        _check_band_rule(fields, operator_name, period=period, statistic=statistic, threshold=threshold)
     treatment = fields.choice(
         "treat_missing_data", tuple(t.value for t in TreatMissingData), default=TreatMissingData.MISSING.value
     )

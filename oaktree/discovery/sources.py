@@ -151,6 +151,8 @@ def discover_dynamodb_tables(scope: AccountRegion, now: datetime, account_id: st
         for table_name in page["TableNames"]:
             table = dynamodb.describe_table(TableName=table_name)["Table"]
             billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+            # AWS reports zeros for an on-demand table's throughput: those are no capacity.
+            throughput = table.get("ProvisionedThroughput", {}) if billing != "PAY_PER_REQUEST" else {}
             tags = {}
             for tag_page in dynamodb.get_paginator("list_tags_of_resource").paginate(
                 ResourceArn=table["TableArn"]
@@ -170,6 +172,8 @@ def discover_dynamodb_tables(scope: AccountRegion, now: datetime, account_id: st
                     last_seen=now,
                     capacity_mode="ON_DEMAND" if billing == "PAY_PER_REQUEST" else "PROVISIONED",
                     item_count=table.get("ItemCount"),
+                    read_capacity_units=throughput.get("ReadCapacityUnits"),
+                    write_capacity_units=throughput.get("WriteCapacityUnits"),
                 )
             )
     return resources

@@ -30,3 +30,24 @@ def bucket_start_sql(column: str, width_seconds: int) -> str:
         f"to_timestamp(((epoch_us({column}) - {origin_us}) // {width_us}) * {int(width_seconds)} "
         f"+ {_ORIGIN_SECONDS})"
     )
+
+
+_MICROSECONDS_PER_HOUR = 3_600 * 1_000_000
+_MICROSECONDS_PER_DAY = 24 * _MICROSECONDS_PER_HOUR
+# 1970-01-01, day 0 of the epoch, was a Thursday: day 3 when Monday is 0.
+_EPOCH_WEEKDAY = 3
+
+
+def day_number_sql(column: str) -> str:
+    """Return SQL for the UTC day holding `column`, as whole days since 1970-01-01."""
+    return f"(epoch_us({column}) // {_MICROSECONDS_PER_DAY})"
+
+
+def hour_of_day_sql(column: str) -> str:
+    """Return SQL for the UTC hour of day (0-23) of `column`."""
+    return f"CAST((epoch_us({column}) // {_MICROSECONDS_PER_HOUR}) % 24 AS INTEGER)"
+
+
+def day_of_week_sql(column: str) -> str:
+    """Return SQL for the UTC day of week of `column`, Monday 0 to Sunday 6 (Python's `weekday()`)."""
+    return f"CAST(({day_number_sql(column)} + {_EPOCH_WEEKDAY}) % 7 AS INTEGER)"

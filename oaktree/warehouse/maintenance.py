@@ -34,7 +34,7 @@ from oaktree.config import Settings
 from oaktree.logs import get_logger
 from oaktree.warehouse import lake
 from oaktree.warehouse.lake import LAKE
-from oaktree.warehouse.schema import EVENTS, Resolution, Table
+from oaktree.warehouse.schema import ANOMALIES, EVENTS, FORECASTS, Resolution, Table
 from oaktree.warehouse.writes import in_transaction
 
 log = get_logger(__name__)
@@ -48,6 +48,10 @@ def retention_days(settings: Settings) -> dict[Table, int]:
         Resolution.HOUR.table: settings.warehouse_retention_1h_days,
         Resolution.DAY.table: settings.warehouse_retention_1d_days,
         EVENTS: settings.warehouse_retention_events_days,
+        # Analytics findings are history like events, and kept as long: an anomaly row per
+        # anomalous 5-minute point, 24 forecast rows per capacity series and day.
+        ANOMALIES: settings.warehouse_retention_events_days,
+        FORECASTS: settings.warehouse_retention_events_days,
     }
 
 

@@ -49,7 +49,7 @@ def _query(connection: duckdb.DuckDBPyConnection, sql: str, params: Any = None) 
         return own.execute(sql, params or {}).df()
 
 
-def _in_list(column: str, name: str, values: Sequence[Any] | None, params: dict[str, Any]) -> str:
+def in_list(column: str, name: str, values: Sequence[Any] | None, params: dict[str, Any]) -> str:
     """Return a filter `column IN $name` (or TRUE without values), adding the values to `params`."""
     if not values:
         return "TRUE"
@@ -111,11 +111,11 @@ def inventory(
     """
     params: dict[str, Any] = {}
     filters = [
-        _in_list("account_id", "accounts", account_ids, params),
-        _in_list("resource_type", "types", resource_types, params),
-        _in_list("region", "regions", regions, params),
-        _in_list("state", "states", states, params),
-        _in_list("resource_id", "ids", resource_ids, params),
+        in_list("account_id", "accounts", account_ids, params),
+        in_list("resource_type", "types", resource_types, params),
+        in_list("region", "regions", regions, params),
+        in_list("state", "states", states, params),
+        in_list("resource_id", "ids", resource_ids, params),
     ]
     if tag is not None:
         params["tag_key"] = tag[0]
@@ -178,7 +178,7 @@ def series_for_keys(
     resolution = resolution or pick_resolution(start, end)
     table = resolution.table
     time_column = resolution.time_column
-    value = "value" if resolution is Resolution.MINUTE else _meaningful_value_sql()
+    value = "value" if resolution is Resolution.MINUTE else bucket_value_sql()
     params: dict[str, Any] = {"start": start, "end": end}
     with cursor(connection) as own:
         points = (
@@ -237,9 +237,10 @@ def period_percentiles(
         ).df()
 
 
-def _meaningful_value_sql() -> str:
-    cases = " ".join(f"WHEN '{name}' THEN {column}" for name, column in MEANINGFUL_COLUMN.items())
-    return f"CASE t.statistic {cases} ELSE avg END"
+def bucket_value_sql(alias: str = "t") -> str:
+    """Return the SQL of a rollup bucket's value: the column that means its statistic (sum for Sum...)."""
+    cases = " ".join(f"WHEN '{name}' THEN {alias}.{column}" for name, column in MEANINGFUL_COLUMN.items())
+    return f"CASE {alias}.statistic {cases} ELSE {alias}.avg END"
 
 
 def latest_values(
@@ -261,9 +262,9 @@ def latest_values(
     filters = [
         "metric_name = $metric",
         "statistic = $statistic",
-        _in_list("resource_type", "types", resource_types, params),
-        _in_list("region", "regions", regions, params),
-        _in_list("account_id", "accounts", account_ids, params),
+        in_list("resource_type", "types", resource_types, params),
+        in_list("region", "regions", regions, params),
+        in_list("account_id", "accounts", account_ids, params),
     ]
     if since is not None:
         params["since"] = since
@@ -297,7 +298,7 @@ def top_resources(
     """
     resolution = pick_resolution(start, end)
     table, time_column = resolution.table, resolution.time_column
-    value = "value" if resolution is Resolution.MINUTE else _meaningful_value_sql()
+    value = "value" if resolution is Resolution.MINUTE else bucket_value_sql()
     params: dict[str, Any] = {
         "metric": metric_name,
         "statistic": statistic,
@@ -309,9 +310,9 @@ def top_resources(
         "t.metric_name = $metric",
         "t.statistic = $statistic",
         f"t.{time_column} >= $start AND t.{time_column} < $end",
-        _in_list("t.resource_type", "types", resource_types, params),
-        _in_list("t.region", "regions", regions, params),
-        _in_list("t.account_id", "accounts", account_ids, params),
+        in_list("t.resource_type", "types", resource_types, params),
+        in_list("t.region", "regions", regions, params),
+        in_list("t.account_id", "accounts", account_ids, params),
     ]
     order = "ASC" if lowest else "DESC"
     return _query(
@@ -344,10 +345,10 @@ def events(
     """Return events, newest first, for some resources and/or a time range (every column, account_id too)."""
     params: dict[str, Any] = {"limit": int(limit)}
     filters = [
-        _in_list("account_id", "accounts", account_ids, params),
-        _in_list("resource_id", "ids", resource_ids, params),
-        _in_list("event_type", "types", event_types, params),
-        _in_list("region", "regions", regions, params),
+        in_list("account_id", "accounts", account_ids, params),
+        in_list("resource_id", "ids", resource_ids, params),
+        in_list("event_type", "types", event_types, params),
+        in_list("region", "regions", regions, params),
     ]
     if start is not None:
         params["start"] = start
@@ -374,7 +375,7 @@ def freshness(
     Columns region, newest, lag_seconds, series; with `account_ids`, only those accounts' points.
     """
     params: dict[str, Any] = {"now": now, "since": since}
-    accounts = _in_list("account_id", "accounts", account_ids, params)
+    accounts = in_list("account_id", "accounts", account_ids, params)
     return _query(
         connection,
         f"SELECT region, max(ts) AS newest, epoch($now - max(ts)) AS lag_seconds, "

@@ -154,6 +154,8 @@ _RESOURCE_DOCS = {
     "capacity_mode": "DynamoDB billing mode: PROVISIONED or PAY_PER_REQUEST.",
     "item_count": "Approximate item count of a DynamoDB table.",
     "account_id": "AWS account that owns the resource (NULL in inventories saved before accounts were kept).",
+    "read_capacity_units": "Provisioned read capacity units of a DynamoDB table (NULL on demand).",
+    "write_capacity_units": "Provisioned write capacity units of a DynamoDB table (NULL on demand).",
 }
 
 _EVENT_DOCS = {
@@ -333,6 +335,95 @@ def version_table(table: Table) -> str:
     return f"{INTERNAL_SCHEMA}.{table.name}_version"
 
 
+_FINDING_SERIES_COLUMNS = (
+    Column("resource_id", "VARCHAR", "Resource id: the instance id, or the ARN.", nullable=False),
+    Column("resource_type", "VARCHAR", "ec2_instance, ecs_service or dynamodb_table.", nullable=False),
+    Column("region", "VARCHAR", "AWS region of the resource.", nullable=False),
+    Column("metric_name", "VARCHAR", "Metric name as stored in the metric tables.", nullable=False),
+    Column("statistic", "VARCHAR", "Statistic of the series.", nullable=False),
+)
+
+ANOMALIES = Table(
+    "anomalies",
+    "5-minute points outside their series' seasonal band (oaktree.analytics.anomalies), one row per point.",
+    (
+        *_FINDING_SERIES_COLUMNS,
+        Column("ts", "TIMESTAMPTZ", "Start of the 5-minute bucket (UTC).", nullable=False),
+        Column("value", "DOUBLE", "The bucket's value.", nullable=False),
+        Column("expected", "DOUBLE", "The seasonal baseline: hour-of-day median plus weekday effect.", False),
+        Column("lower", "DOUBLE", "Lower edge of the band (expected - threshold x spread).", nullable=False),
+        Column("upper", "DOUBLE", "Upper edge of the band (expected + threshold x spread).", nullable=False),
+        Column("score", "DOUBLE", "Deviation from expected in spreads (1.4826 x MAD); signed.", False),
+    ),
+    key=("resource_id", "metric_name", "statistic", "ts"),
+    time_column="ts",
+)
+
+RECOMMENDATIONS = Table(
+    "recommendations",
+    "Rightsizing and cost recommendations of the latest analytics run (replaced by each run).",
+    (
+        Column("resource_id", "VARCHAR", "Resource id: the instance id, or the ARN.", nullable=False),
+        Column("resource_type", "VARCHAR", "ec2_instance, ecs_service or dynamodb_table.", nullable=False),
+        Column("region", "VARCHAR", "AWS region of the resource.", nullable=False),
+        Column("name", "VARCHAR", "Name of the resource.", nullable=False),
+        Column(
+            "kind",
+            "VARCHAR",
+            "ec2_idle, ec2_downsize, ecs_downsize, dynamodb_reduce_capacity or "
+            "dynamodb_switch_to_provisioned.",
+            nullable=False,
+        ),
+        Column("action", "VARCHAR", "What to do, in one sentence.", nullable=False),
+        Column(
+            "evidence",
+            "JSON",
+            "The figures behind it (p95, provisioned vs consumed, days of data...).",
+            False,
+        ),
+        Column("monthly_cost", "DOUBLE", "Estimated monthly cost now, USD (prices.yaml).", nullable=False),
+        Column("monthly_saving", "DOUBLE", "Estimated monthly saving if done, USD.", nullable=False),
+        Column(
+            "analysed_until", "TIMESTAMPTZ", "End of the history the recommendation rests on (UTC).", False
+        ),
+    ),
+    key=("resource_id", "kind"),
+)
+
+FORECASTS = Table(
+    "forecasts",
+    "Hourly forecasts of capacity metrics with an interval, and days until a capacity threshold.",
+    (
+        *_FINDING_SERIES_COLUMNS,
+        Column(
+            "made_at", "TIMESTAMPTZ", "End of the history the forecast was fitted on (UTC).", nullable=False
+        ),
+        Column("ts", "TIMESTAMPTZ", "Hour forecast (UTC).", nullable=False),
+        Column("forecast", "DOUBLE", "Forecast hourly value.", nullable=False),
+        Column("lower", "DOUBLE", "Lower edge of the 95 % prediction interval.", nullable=False),
+        Column("upper", "DOUBLE", "Upper edge of the 95 % prediction interval.", nullable=False),
+        Column(
+            "model", "VARCHAR", "The statsmodels model fitted, e.g. ETS(A,Ad,A) period 24.", nullable=False
+        ),
+        Column("threshold", "DOUBLE", "Capacity threshold of the metric (NULL: not a capacity metric)."),
+        Column(
+            "days_until_threshold",
+            "DOUBLE",
+            "Days until the daily peak trend reaches the threshold (NULL: not rising towards it).",
+        ),
+    ),
+    key=("resource_id", "metric_name", "statistic", "made_at", "ts"),
+    time_column="ts",
+)
+
 # Every table of the lake, in creation order. The alert engine and analytics add theirs here.
-TABLES: tuple[Table, ...] = (RESOURCES, EVENTS, *METRIC_TABLES.values(), ROLLUP_PROGRESS)
+TABLES: tuple[Table, ...] = (
+    RESOURCES,
+    EVENTS,
+    *METRIC_TABLES.values(),
+    ROLLUP_PROGRESS,
+    ANOMALIES,
+    RECOMMENDATIONS,
+    FORECASTS,
+)
 TABLES_BY_NAME = {table.name: table for table in TABLES}

@@ -27,7 +27,8 @@ def _count(session: Session, model: type) -> int:
 
 EC2_METRICS = "CPUUtilization, DiskReadOps, DiskWriteOps, NetworkIn, NetworkOut, StatusCheckFailed"
 OPERATORS = (
-    "GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold, LessThanOrEqualToThreshold"
+    "GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold, LessThanOrEqualToThreshold, "
+    "LessThanLowerOrGreaterThanUpperThreshold, GreaterThanUpperThreshold, LessThanLowerThreshold"
 )
 INVALID_RULES = [
     ({"metric_name": "CPUUtilizaton"},

@@ -46,7 +46,7 @@ def _error(*args: str) -> str:
 def test_apply_list_silence_and_history() -> None:
     assert (
         _error("alerts", "list")
-        == "oaktree: error: the database is empty, not 0003; run `oaktree db upgrade`"
+        == "oaktree: error: the database is empty, not 0004; run `oaktree db upgrade`"
     )
     _ok("db", "upgrade")
     applied = _ok("alerts", "apply", str(SEED_ALARMS))
@@ -84,7 +84,8 @@ def test_bad_input_is_one_line_and_stores_nothing(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump(document))
     assert _error("alerts", "apply", str(bad)) == (
         "oaktree: error: invalid: rules[0] high-cpu: comparison_operator: 'Above' is not one of "
-        "GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold, LessThanOrEqualToThreshold"
+        "GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold, LessThanOrEqualToThreshold, "
+        "LessThanLowerOrGreaterThanUpperThreshold, GreaterThanUpperThreshold, LessThanLowerThreshold"
     )
     assert _error("alerts", "apply", str(tmp_path / "missing.yaml")).endswith(
         "no rules file at " + str(tmp_path / "missing.yaml")

@@ -39,7 +39,7 @@ def _error(*args: str, stdin: str | None = None) -> str:
 
 def test_upgrade_then_manage_users() -> None:
     upgraded = _ok("db", "upgrade")
-    assert (upgraded["before"], upgraded["revision"]) == (None, "0003")
+    assert (upgraded["before"], upgraded["revision"]) == (None, "0004")
     assert upgraded["database"].startswith("sqlite:///") and upgraded["database"].endswith("oaktree.db")
     assert _ok("db", "status")["up_to_date"] is True
 
@@ -123,7 +123,7 @@ def test_a_password_of_several_lines_on_stdin_is_refused() -> None:
 
 def test_user_errors_are_one_line() -> None:
     assert _error("users", "list") == (
-        "oaktree: error: the database is empty, not 0003; run `oaktree db upgrade`"
+        "oaktree: error: the database is empty, not 0004; run `oaktree db upgrade`"
     )
     _ok("db", "upgrade")
     assert _error(
@@ -156,5 +156,5 @@ def test_dead_database_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.postgres
 def test_upgrade_on_postgresql(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OAKTREE_DATABASE_URL", pg_url)
-    assert _ok("db", "upgrade")["revision"] == "0003"
+    assert _ok("db", "upgrade")["revision"] == "0004"
     assert _ok("users", "create", "--username", "pg-admin", "--email", "pg@example.com")["is_admin"] is True

@@ -162,6 +162,24 @@ def test_untagged_resources_are_found_with_their_fields(fleet: Fleet, discovery_
     assert service.cluster in {"oaktree-cluster", "batch"}
     table = next(r for r in report.resources if r.name == "sessions" and r.region == region)
     assert table.capacity_mode == "ON_DEMAND"
+    # AWS reports zeros for an on-demand table's throughput: kept as no capacity at all.
+    assert (table.read_capacity_units, table.write_capacity_units) == (None, None)
+
+
+def test_provisioned_tables_keep_their_capacity(fleet: Fleet, discovery_settings: Settings) -> None:
+    region = REGIONS[0]
+    aws_clients.client("dynamodb", region).create_table(
+        TableName="ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 40, "WriteCapacityUnits": 15},
+    )
+
+    report = discover_all(discovery_settings, now=T0)
+
+    ledger = next(r for r in report.resources if r.name == "ledger")
+    assert ledger.capacity_mode == "PROVISIONED"
+    assert (ledger.read_capacity_units, ledger.write_capacity_units) == (40, 15)
 
 
 def test_changes_become_events_in_dynamodb_and_warehouse(fleet: Fleet, discovery_settings: Settings) -> None:

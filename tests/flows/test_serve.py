@@ -20,6 +20,7 @@ def test_every_declared_deployment_is_served_with_its_schedule() -> None:
         "retention",
         "compaction",
         "evaluate_alerts",
+        "analytics",
     }
     assert {d.flow_name for d in deployments.values()} == {
         "discover_resources",
@@ -28,6 +29,7 @@ def test_every_declared_deployment_is_served_with_its_schedule() -> None:
         "apply_warehouse_retention",
         "compact_warehouse",
         "evaluate_alerts",
+        "analyse_history",
     }
     intervals = {
         name: deployment.schedules[0].schedule.interval
@@ -42,5 +44,6 @@ def test_every_declared_deployment_is_served_with_its_schedule() -> None:
         "evaluate_alerts": timedelta(minutes=1),
     }
     assert deployments["retention"].schedules[0].schedule.cron == "15 3 * * *"
+    assert deployments["analytics"].schedules[0].schedule.cron == "45 3 * * *"
     for spec in declared:
         assert deployments[spec["name"]].concurrency_limit == spec["concurrency_limit"] == 1

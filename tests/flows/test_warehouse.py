@@ -31,6 +31,8 @@ def test_rollup_then_retention_then_compaction_flows(prefect: None, settings: Se
         "metrics_1h": 1,
         "metrics_1d": 0,
         "events": 0,
+        "anomalies": 0,
+        "forecasts": 0,
     }
     with connect(settings=settings) as connection:
         assert read.table_counts(connection)["metrics"] == 0

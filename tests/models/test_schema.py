@@ -70,8 +70,8 @@ def test_migrated_schema_equals_the_models(db_url: str) -> None:
 
 
 def test_upgrade_reports_revisions_and_is_idempotent(db_url: str) -> None:
-    assert db.current_revision(db_url) == db.head_revision() == "0003"
-    assert db.upgrade(db_url) == {"before": "0003", "after": "0003"}
+    assert db.current_revision(db_url) == db.head_revision() == "0004"
+    assert db.upgrade(db_url) == {"before": "0004", "after": "0004"}
 
 
 def test_seed_tables_keep_the_seed_columns_in_order(db_url: str) -> None:
@@ -274,9 +274,9 @@ def test_timestamps_round_trip_as_utc(db_url: str) -> None:
 
 
 def test_downgrade_removes_everything_and_upgrade_restores_it(sqlite_only_url: str) -> None:
-    assert db.downgrade(sqlite_only_url, "base") == {"before": "0003", "after": None}
+    assert db.downgrade(sqlite_only_url, "base") == {"before": "0004", "after": None}
     assert set(inspect(db.engine_for(sqlite_only_url)).get_table_names()) == {"alembic_version"}
-    assert db.upgrade(sqlite_only_url) == {"before": None, "after": "0003"}
+    assert db.upgrade(sqlite_only_url) == {"before": None, "after": "0004"}
     assert "users" in inspect(db.engine_for(sqlite_only_url)).get_table_names()
 
 

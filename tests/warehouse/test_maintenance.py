@@ -76,7 +76,15 @@ def test_retention_with_nothing_to_delete_commits_nothing(
 
 def test_retention_days_default_to_cloudwatch_and_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
     days = {table.name: n for table, n in maintenance.retention_days(load_settings()).items()}
-    assert days == {"metrics": 15, "metrics_5m": 63, "metrics_1h": 455, "metrics_1d": 1825, "events": 455}
+    assert days == {
+        "metrics": 15,
+        "metrics_5m": 63,
+        "metrics_1h": 455,
+        "metrics_1d": 1825,
+        "events": 455,
+        "anomalies": 455,
+        "forecasts": 455,
+    }
 
     monkeypatch.setenv("OAKTREE_WAREHOUSE_RETENTION_1M_DAYS", "3")
     assert maintenance.retention_days(load_settings())[Resolution.MINUTE.table] == 3

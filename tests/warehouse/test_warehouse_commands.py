@@ -50,6 +50,8 @@ def test_retention_and_compaction_report_per_table(settings: Settings) -> None:
         "metrics_1h": 0,
         "metrics_1d": 0,
         "events": 0,
+        "anomalies": 0,
+        "forecasts": 0,
     }
     assert compaction.exit_code == 0, compaction.output
     assert json.loads(compaction.stdout)["merged"] is False  # SQLite catalog
