@@ -51,7 +51,7 @@ WarehouseWriter = Callable[[pa.Table], int]
 # Points held before a chunk goes to the store thread (warehouse, then watermarks): small enough
 # that the write overlaps the rest of the run and memory stays flat, large enough that a run
 # makes few commits (each is at least one Parquet file).
-WAREHOUSE_FLUSH_ROWS = 50_000
+WAREHOUSE_FLUSH_ROWS = 200_000
 
 # The isolation boundary of one batch (and of one region in `collect_once`): AWS errors after
 # retries, an endpoint that is down, DynamoDB items still unprocessed after the writer's retries.

@@ -183,7 +183,7 @@ def _store_buckets(cursor: duckdb.DuckDBPyConnection, report: RollupReport) -> R
         raise _ProgressMoved
     for resolution in ROLLUP_RESOLUTIONS:
         report.buckets[resolution.value] = upsert_relation(
-            cursor, resolution.table, f"_fresh_{resolution.value}"
+            cursor, resolution.table, f"_fresh_{resolution.value}", in_key_order=True
         )
     cursor.execute(
         f"MERGE INTO {ROLLUP_PROGRESS.name} AS target "

@@ -118,7 +118,12 @@ def upsert_rows(connection: duckdb.DuckDBPyConnection, table: Table, rows: pa.Ta
 
 
 def upsert_relation(
-    connection: duckdb.DuckDBPyConnection, table: Table, source: str, *, newest_first: str | None = None
+    connection: duckdb.DuckDBPyConnection,
+    table: Table,
+    source: str,
+    *,
+    newest_first: str | None = None,
+    in_key_order: bool = False,
 ) -> int:
     """Upsert the rows of the relation `source` into `table` in the caller's transaction.
 
@@ -126,6 +131,11 @@ def upsert_relation(
     wins); without it the source must not repeat a key. Rows identical to what is stored are left
     alone, so re-running a window writes nothing. New keys are inserted, changed ones updated
     (a MERGE costs about twice an INSERT, and most of a collection batch is new).
+
+    `in_key_order` writes the new rows sorted by the key, so each Parquet row group holds a
+    narrow range of series and a reader asking for a few resources skips the others by the row
+    groups' min/max statistics. Rollups ask for it (their GROUP BY comes out in hash order);
+    collection batches arrive grouped by series already, and the sort would cost ~10 % of a run.
     """
     keys = ", ".join(f'"{name}"' for name in table.key)
     columns = ", ".join(f'"{name}"' for name in table.column_names)
@@ -155,10 +165,9 @@ def upsert_relation(
         "SELECT count(*) FILTER (_new), count(*) FILTER (NOT _new) FROM _changed"
     ).fetchall()[0]
     if new:
-        # Written in key order, each Parquet row group holds a narrow range of series: a reader
-        # asking for a few resources skips the others by the row groups' min/max statistics.
+        order = f" ORDER BY {keys}" if in_key_order else ""
         connection.execute(
-            f"INSERT INTO {LAKE}.{table.name} SELECT {columns} FROM _changed WHERE _new ORDER BY {keys}"
+            f"INSERT INTO {LAKE}.{table.name} SELECT {columns} FROM _changed WHERE _new{order}"
         )
     if changed:
         connection.execute(
