@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -67,6 +68,23 @@ def test_migrated_schema_equals_the_models(db_url: str) -> None:
             connection, opts={"compare_type": True, "compare_server_default": True}
         )
         assert compare_metadata(context, models.Base.metadata) == []
+
+
+def test_the_schema_head_the_commands_check_is_alembics_head() -> None:
+    assert db.head_revision() == db.SCHEMA_HEAD, "a new migration: raise oaktree.db.SCHEMA_HEAD to it"
+
+
+def test_an_empty_database_has_no_revision_and_a_stale_one_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    assert db.current_revision(url) is None
+    with pytest.raises(db.SchemaNotCurrent, match="empty"):
+        db.require_current_schema(url)
+    db.upgrade(url, "0003")
+    with pytest.raises(db.SchemaNotCurrent, match="at revision 0003, not 0004"):
+        db.require_current_schema(url)
+    db.upgrade(url)
+    db.require_current_schema(url)
+    db.dispose_engines()
 
 
 def test_upgrade_reports_revisions_and_is_idempotent(db_url: str) -> None:
