@@ -141,7 +141,8 @@ def metric_figure(
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         hovermode="x unified",
         showlegend=band is not None or forecast is not None,
-        legend={"orientation": "h", "y": -0.2},
+        # Below the x axis's title, not on it.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.45},
         plot_bgcolor="white",
     )
     figure.update_xaxes(title_text=f"time ({timezone.key})", gridcolor=LIGHT_GRAY)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from dashboards.context import cached_read, warehouse
 from oaktree.analytics import findings
 from oaktree.logs import get_logger
 from oaktree.warehouse import read
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -40,7 +38,8 @@ def chart_overlays(
 ) -> ChartOverlays:
     """Return the anomaly band and latest forecast of one series over `start`..`end` (none if absent).
 
-    Both come at the resolution the detail chart reads for the range (`read.pick_resolution`).
+    Both come at the resolution the detail chart reads for the range (`read.pick_resolution`); the
+    forecast reaches as far past `end` as the range reaches before it (24 hours at most).
     """
     if warehouse(quiet=True) is None:
         return ChartOverlays()
@@ -65,6 +64,11 @@ def chart_overlays(
         return ChartOverlays()
     band = _one_series(bands, metric_name, statistic)
     forecast = _one_series(forecasts, metric_name, statistic)
+    if forecast is not None:
+        # Look ahead no further than the chart looks back: a 24-hour forecast beside a 3-hour
+        # range would squeeze the measured part into an eighth of the chart.
+        forecast = forecast[forecast["ts"] < pd.Timestamp(end + (end - start))]
+        forecast = None if forecast.empty else forecast
     return ChartOverlays(
         band=None if band is None else band[["ts", "lower", "upper"]],
         forecast=None

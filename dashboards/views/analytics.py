@@ -35,25 +35,30 @@ DEFAULT_METRIC = ("CPUUtilization", "Average")
 RANKING_ORDERS = {"mean": "Mean", "p95": "95th percentile", "peak": "Peak"}
 FORECAST_HISTORY = timedelta(hours=48)
 # Table columns, in the order shown (the CSV download keeps them).
+# Names first and ids (long ARNs) last, so what a reader scans fits the screen.
 COMPARISON_COLUMNS = [
-    *("resource_id", "name", "resource_type", "region", "current", "previous", "change", "change_pct"),
-    *("current_peak", "previous_peak"),
+    *("name", "current", "previous", "change", "change_pct", "current_peak", "previous_peak"),
+    *("resource_type", "region", "resource_id"),
 ]
 RANKING_COLUMNS = [
-    *("resource_id", "rank", "name", "resource_type", "region", "mean", "p95", "peak"),
-    *("percentile", "samples"),
+    *("rank", "name", "mean", "p95", "peak", "percentile", "samples"),
+    *("resource_type", "region", "resource_id"),
 ]
 EPISODE_COLUMNS = [
-    *("resource_id", "name", "metric_name", "statistic", "start", "end", "points", "direction"),
-    *("peak_value", "expected_at_peak", "peak_score", "region", "resource_type"),
+    *("name", "metric_name", "statistic", "start", "end", "points", "direction"),
+    *("peak_value", "expected_at_peak", "peak_score", "region", "resource_type", "resource_id"),
 ]
 ANOMALY_POINT_COLUMNS = [
     *("name", "metric_name", "statistic", "ts", "value", "expected", "lower", "upper", "score"),
-    *("resource_id", "region"),
+    *("region", "resource_id"),
 ]
 RECOMMENDATION_COLUMNS = [
-    *("resource_id", "name", "kind", "action", "monthly_saving", "monthly_cost", "evidence"),
-    *("resource_type", "region", "analysed_until"),
+    *("name", "monthly_saving", "kind", "action", "monthly_cost", "evidence"),
+    *("resource_type", "region", "analysed_until", "resource_id"),
+]
+FORECAST_COLUMNS = [
+    *("name", "metric_name", "statistic", "days_until_threshold", "threshold", "peak_forecast", "peak_at"),
+    *("peak_upper", "made_at", "model", "resource_type", "region", "resource_id"),
 ]
 
 
@@ -151,6 +156,8 @@ def show_comparisons(page: PageContext) -> None:
         figure.update_xaxes(title_text=f"change ({charts.unit_label(METRICS[metric]) or 'value'})")
         figure.update_yaxes(autorange="reversed")
         st.plotly_chart(figure, key="analytics-compare-chart")
+    else:
+        st.caption(f"No resource has data in both periods yet: the {length} before hold none.")
     show_resource_table(
         compared[COMPARISON_COLUMNS],
         key="analytics-compare",
@@ -247,7 +254,9 @@ def show_heatmap(page: PageContext) -> None:
             "change inside the range shifts the cells before it by an hour). Mean of every resource's "
             "hourly values in each cell; empty cells had no data."
         )
-    grid = history.as_grid(cells)
+    if page.end - page.start < timedelta(days=7):
+        st.caption("The range is shorter than a week: choose 7 or 14 days in the sidebar to fill every row.")
+    grid = history.as_grid(cells).astype(float).round(2)
     st.plotly_chart(
         charts.heatmap_figure(
             grid, title=metric_label(metric), unit=METRICS[metric], hours_label=hours_label
@@ -326,9 +335,9 @@ def show_recommendations(page: PageContext, analysed_until: pd.Timestamp | None)
     )
     newest = pd.Timestamp(found["analysed_until"].max())
     st.caption(
-        f"From the analysis of the 14 days up to {page.local(newest.to_pydatetime()):%Y-%m-%d %H:%M} "
-        f"({page.timezone.key}); the sidebar's time range does not apply. List prices from the price "
-        "table, in USD. Click a column to sort."
+        f"From the latest analysis, of the history up to {page.local(newest.to_pydatetime()):%Y-%m-%d %H:%M} "
+        f"({page.timezone.key}; its evidence says over how many days); the sidebar's time range does not "
+        "apply. List prices from the price table, in USD. Click a column to sort."
     )
     shown = found.assign(evidence=found["evidence"].map(findings.evidence_text))
     show_resource_table(
@@ -363,7 +372,7 @@ def show_forecasts(page: PageContext, analysed_until: pd.Timestamp | None) -> No
     figures[1].metric("Heading for their threshold", len(heading))
     figures[2].metric(
         "Soonest",
-        "none" if heading.empty else f"{heading['days_until_threshold'].min():,.1f} days",
+        soonest_text(heading["days_until_threshold"]),
     )
     options = list(outlook.index)
     chosen = st.selectbox(
@@ -381,7 +390,7 @@ def show_forecasts(page: PageContext, analysed_until: pd.Timestamp | None) -> No
         "trend of daily peaks (empty: not rising towards it)."
     )
     show_resource_table(
-        local_times(outlook, page, "made_at", "peak_at"),
+        local_times(outlook, page, "made_at", "peak_at")[FORECAST_COLUMNS],
         key="analytics-forecasts",
         file_name="forecasts",
         column_config={
@@ -390,6 +399,14 @@ def show_forecasts(page: PageContext, analysed_until: pd.Timestamp | None) -> No
             "days_until_threshold": st.column_config.NumberColumn("days until threshold", format="%.1f"),
         },
     )
+
+
+def soonest_text(days: pd.Series) -> str:
+    """Return how soon the first series reaches its threshold: "none", "reached" or "2.5 days"."""
+    if days.empty:
+        return "none"
+    soonest = float(days.min())
+    return "reached" if soonest <= 0 else f"{soonest:,.1f} days"
 
 
 def show_forecast_chart(page: PageContext, rows: pd.DataFrame, series: pd.Series) -> None:
