@@ -17,12 +17,14 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards.selection import ACCOUNT_KEY
 from oaktree.analytics import findings, store
 from oaktree.auth.roles import Principal
 from oaktree.config import Settings
 from oaktree.warehouse.lake import open_for_writing
 from oaktree.warehouse.rollups import rollup
 from tests.dashboards.estate import BATCH, EDGE, REGION_B, TABLE, WEB
+from tests.dashboards.test_account_filter import OURS, two_accounts  # noqa: F401 (a fixture)
 
 ANALYTICS = "views/analytics.py"
 DETAIL = "views/resource_detail.py"
@@ -186,6 +188,20 @@ def test_the_sidebar_region_filters_the_recommendations(
     assert not _failures(app), _failures(app)
     assert list(_frame_with(app, "monthly_saving")["name"]) == [TABLE.name]
     assert _metrics(app)["Potential saving"] == "$12.00 / month"
+
+
+def test_the_account_selector_filters_the_findings_by_the_inventorys_account(
+    two_accounts: Settings,  # noqa: F811 (the fixture)
+    analysed: dict[str, datetime],
+    users: dict[str, Principal],
+    open_app: Callable[..., AppTest],
+) -> None:
+    app = _open_tab(open_app, users["viewer"], "Recommendations")
+    app.sidebar.selectbox(key=ACCOUNT_KEY).select(OURS).run()
+
+    assert not _failures(app), _failures(app)
+    assert list(_frame_with(app, "monthly_saving")["name"]) == [BATCH.name, WEB.name]
+    assert _metrics(app)["Potential saving"] == "$68.24 / month"
 
 
 def test_anomalies_of_the_range_are_grouped_into_episodes_linking_to_their_resources(
