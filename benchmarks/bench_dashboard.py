@@ -3,7 +3,9 @@
 The lake holds an estate of 1,000 resources in two regions (EC2 instances in VPCs and subnets,
 ECS clusters and services, DynamoDB tables), a 1-minute CPU series for every instance and
 service over 14 days (19 million points), every catalogue series of the instance whose detail
-page is opened, and the rollups the warehouse's own code builds from them. Each page runs through
+page is opened, the rollups the warehouse's own code builds from them, and findings stored as the
+daily analysis stores them (recommendations, anomalies, a forecast of every CPU series) for the
+Analytics page's tabs and the detail chart's overlays. Each page runs through
 the router with AppTest, signed in as a viewer through the router's seam: the page's queries,
 its figures and its Streamlit elements, without a browser's drawing. A "first load" starts with
 an empty query cache (the warehouse connection is already open, as in a running server); a
@@ -56,6 +58,15 @@ TABLES_PER_REGION = 20
 REPEAT_RUNS = 3
 ROUTER = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 PASSWORD = "bench-password-not-secret-1"
+# The Analytics page's tabs: (tab, label in the table, charts drawn). One tab runs per load.
+ANALYTICS_TABS = (
+    ("Comparisons", "week over week (CPU)", 1),
+    ("Rankings", "top 10 by mean CPU (14 days)", 0),
+    ("Heatmap", "hour x weekday CPU (14 days)", 1),
+    ("Anomalies", "stored anomalies (14 days)", 0),
+    ("Recommendations", "stored recommendations", 0),
+    ("Forecasts", "stored forecasts (880 series)", 1),
+)
 
 
 def estate() -> list[Resource]:
@@ -216,6 +227,92 @@ def fill_lake(settings: Settings, resources: list[Resource], batch: SeriesBatch,
     rollup(connection, now=end, raw_retention_days=DAYS + 1)
     connection.close()
     return total
+
+
+def store_findings(settings: Settings, resources: list[Resource], now: datetime) -> dict[str, int]:
+    """Store findings as the daily analysis would for this fleet; return the rows per table.
+
+    A recommendation for every tenth instance, a three-point anomaly on every twentieth in the
+    last day, and a 24-hour forecast of every CPU series: the Analytics page's stored tabs and
+    the detail page's overlays read these.
+    """
+    import pandas as pd
+
+    from oaktree.analytics import store
+    from oaktree.warehouse.lake import open_for_writing
+
+    made_at = now.replace(minute=0, second=0, microsecond=0)
+    series = [
+        r for r in resources if r.resource_type in (ResourceType.EC2_INSTANCE, ResourceType.ECS_SERVICE)
+    ]
+    instances = [r for r in series if r.resource_type is ResourceType.EC2_INSTANCE]
+
+    def key(resource: Resource) -> dict[str, str]:
+        return {
+            "resource_id": resource.resource_id,
+            "resource_type": resource.resource_type.value,
+            "region": resource.region,
+        }
+
+    recommendations = pd.DataFrame(
+        [
+            {
+                **key(r),
+                "name": r.name,
+                "kind": "ec2_downsize",
+                "action": f"Downsize {r.instance_type}: p95 CPU under 10 %.",
+                "evidence": '{"cpu_p95": 8.5, "days": 14}',
+                "monthly_cost": 30.37,
+                "monthly_saving": 15.18 + n % 7,
+                "analysed_until": made_at,
+            }
+            for n, r in enumerate(instances[::10])
+        ]
+    )
+    anomalies = pd.DataFrame(
+        [
+            {
+                **key(r),
+                "metric_name": "CPUUtilization",
+                "statistic": "Average",
+                "ts": made_at - timedelta(hours=3 + n % 20, minutes=5 * point),
+                "value": 95.0,
+                "expected": 40.0,
+                "lower": 25.0,
+                "upper": 55.0,
+                "score": 18.0,
+            }
+            for n, r in enumerate(instances[::20])
+            for point in range(3)
+        ]
+    )
+    forecasts = pd.DataFrame(
+        [
+            {
+                **key(r),
+                "metric_name": "CPUUtilization",
+                "statistic": "Average",
+                "made_at": made_at,
+                "ts": made_at + timedelta(hours=hour + 1),
+                "forecast": 40.0 + hour % 12,
+                "lower": 30.0,
+                "upper": 60.0,
+                "model": "ETS(A,Ad,A) period 24",
+                "threshold": 80.0,
+                "days_until_threshold": 3.0 + n % 30 if n % 3 == 0 else None,
+            }
+            for n, r in enumerate(series)
+            for hour in range(24)
+        ]
+    )
+    connection = open_for_writing(settings)
+    try:
+        store.replace_recommendations(connection, recommendations)
+        store.save_anomalies(connection, anomalies)
+        store.save_forecasts(connection, forecasts)
+    finally:
+        connection.close()
+    return {"recommendations": len(recommendations), "anomalies": len(anomalies), "forecasts": len(forecasts)}
 
 
 def viewer(settings: Settings) -> Any:
@@ -470,6 +567,7 @@ def main(argv: list[str] | None = None) -> None:
             detail = resources[0]
             started = time.perf_counter()
             points = fill_lake(settings, resources, series_to_write(resources, detail), datetime.now(UTC))
+            found = store_findings(settings, resources, datetime.now(UTC))
             built = time.perf_counter() - started
             principal = viewer(settings)
             detail_query = {"id": detail.resource_id}
@@ -500,6 +598,19 @@ def main(argv: list[str] | None = None) -> None:
                     None,
                 ),
                 (PageLoad("map (1,000 resources, grouped)", "views/map.py", "map", charts=1), "every node"),
+                *(
+                    (
+                        PageLoad(
+                            f"analytics: {label}",
+                            "views/analytics.py",
+                            "analytics",
+                            charts=charts,
+                            query={"analytics_tab": tab},
+                        ),
+                        None,
+                    )
+                    for tab, label, charts in ANALYTICS_TABS
+                ),
             ]
             # The first run pays the imports and opens the warehouse connection: a server's start-up.
             _checked(_app(principal, pages[0][0]), "warm-up")
@@ -541,6 +652,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"## Dashboard page loads: {len(resources):,} resources x {DAYS} days "
         f"({points:,} 1-minute points and their rollups)\n"
+    )
+    print(
+        "Stored findings for the Analytics page and the detail chart's overlays: "
+        + ", ".join(f"{count:,} {table}" for table, count in found.items())
+        + ".\n"
     )
     print(
         f"Lake built (written and rolled up) in {built:.0f} s. Pages run through the router with AppTest; "

@@ -7,6 +7,7 @@ The detail page asks `dashboards.overlays.chart_overlays` for them.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -140,9 +141,56 @@ def metric_figure(
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         hovermode="x unified",
         showlegend=band is not None or forecast is not None,
-        legend={"orientation": "h", "y": -0.2},
+        # Below the x axis's title, not on it.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.45},
         plot_bgcolor="white",
     )
     figure.update_xaxes(title_text=f"time ({timezone.key})", gridcolor=LIGHT_GRAY)
     figure.update_yaxes(title_text=suffix or None, gridcolor=LIGHT_GRAY, rangemode="tozero")
+    return figure
+
+
+def whole_hour_offset(zone: ZoneInfo, moment: datetime) -> int | None:
+    """Return the zone's offset from UTC at `moment` in whole hours, or None if it is not whole hours."""
+    offset = moment.astimezone(zone).utcoffset() or timedelta(0)
+    hours, remainder = divmod(offset, timedelta(hours=1))
+    return None if remainder else int(hours)
+
+
+def heatmap_in_zone(heatmap: pd.DataFrame, offset_hours: int) -> pd.DataFrame:
+    """Return an hour-of-day x weekday heatmap (UTC cells) moved to a zone `offset_hours` from UTC.
+
+    Each cell moves round the 168 hours of the week: Monday 01:00 UTC is Monday 09:00 at UTC+8,
+    Monday 00:00 UTC is Sunday 19:00 at UTC-5.
+    """
+    week_hour = (heatmap["day_of_week"] * 24 + heatmap["hour_of_day"] + offset_hours) % (7 * 24)
+    # day_name would be stale after the move; `history.as_grid` names the days from day_of_week.
+    moved = heatmap.drop(columns=["day_name"], errors="ignore").assign(
+        day_of_week=week_hour // 24, hour_of_day=week_hour % 24
+    )
+    return moved.sort_values(["day_of_week", "hour_of_day"]).reset_index(drop=True)
+
+
+def heatmap_figure(grid: pd.DataFrame, *, title: str, unit: str | None, hours_label: str) -> go.Figure:
+    """Return a weekday x hour-of-day heatmap of `grid` (rows: day names, columns: hours 0-23)."""
+    suffix = unit_label(unit)
+    figure = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(dtype=float),
+            x=[f"{int(hour):02d}:00" for hour in grid.columns],
+            y=list(grid.index),
+            colorscale=[[0.0, "#f3f4f6"], [0.5, "#fdba74"], [1.0, DARK_ORANGE]],
+            colorbar={"title": {"text": suffix}},
+            hovertemplate="%{y} %{x}<br>%{z:,.2f}" + (f" {suffix}" if suffix else "") + "<extra></extra>",
+            hoverongaps=False,
+        )
+    )
+    figure.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=330,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        plot_bgcolor="white",
+    )
+    figure.update_xaxes(title_text=hours_label)
+    figure.update_yaxes(autorange="reversed")
     return figure

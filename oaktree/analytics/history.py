@@ -69,6 +69,7 @@ def period_over_period(
     resource_ids: Sequence[str] | None = None,
     resource_types: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return, per resource, the metric over the last `period` before `end` beside the period before it.
 
@@ -89,6 +90,7 @@ def period_over_period(
         resource_ids=resource_ids,
         resource_types=resource_types,
         regions=regions,
+        account_ids=account_ids,
     )
     return _query(
         connection,
@@ -123,6 +125,7 @@ def fleet_ranking(
     lowest: bool = False,
     resource_types: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return the fleet ranked by a metric over `start`..`end`: top-N with `limit`, bottom-N with `lowest`.
 
@@ -144,6 +147,7 @@ def fleet_ranking(
         end=end,
         resource_types=resource_types,
         regions=regions,
+        account_ids=account_ids,
     )
     order = "ASC" if lowest else "DESC"
     return _query(
@@ -176,6 +180,7 @@ def utilisation_heatmap(
     resource_ids: Sequence[str] | None = None,
     resource_types: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
+    account_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return the metric by hour of day (UTC) and day of week, over the chosen resources, from hourly buckets.
 
@@ -194,6 +199,7 @@ def utilisation_heatmap(
         resource_ids=resource_ids,
         resource_types=resource_types,
         regions=regions,
+        account_ids=account_ids,
     )
     params["day_names"] = list(DAY_NAMES)
     return _query(

@@ -21,12 +21,13 @@ def metric_values_sql(
     resource_ids: Sequence[str] | None = None,
     resource_types: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
+    account_ids: Sequence[str] | None = None,
 ) -> str:
     """Return a SELECT of resource_id, resource_type, region, ts, value for one metric in `start`..`end`.
 
     A rollup bucket's value is the column that means the statistic (`read.bucket_value_sql`), so
     every analysis reads Sum metrics as sums and Average metrics as means. Adds its parameters
-    to `params`; `end` is exclusive.
+    to `params`; `end` is exclusive. `account_ids` keeps the points collected from those AWS accounts.
     """
     table, time_column = resolution.table, resolution.time_column
     value = "t.value" if resolution is Resolution.MINUTE else bucket_value_sql("t")
@@ -38,6 +39,7 @@ def metric_values_sql(
         in_list("t.resource_id", "ids", resource_ids, params),
         in_list("t.resource_type", "types", resource_types, params),
         in_list("t.region", "regions", regions, params),
+        in_list("t.account_id", "accounts", account_ids, params),
     ]
     return (
         f"SELECT t.resource_id, t.resource_type, t.region, t.{time_column} AS ts, {value} AS value "
