@@ -47,8 +47,9 @@ BENCHMARKS = (
 
 
 if __name__ == "__main__":
-    wanted = set(sys.argv[1:])
-    sys.argv = sys.argv[:1]
+    # Names pick benchmarks; options (e.g. `bench_dashboard --no-browser`) go to the picked ones.
+    wanted = {argument for argument in sys.argv[1:] if not argument.startswith("-")}
+    sys.argv = [sys.argv[0], *(argument for argument in sys.argv[1:] if argument.startswith("-"))]
     print(f"# OakTree benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\nMachine: {machine()}\n")
     for module in BENCHMARKS:
         if wanted and module.__name__.rsplit(".", 1)[-1] not in wanted:
