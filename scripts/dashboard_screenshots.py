@@ -9,8 +9,8 @@ Usage, after the demo filled a data dir:
 It signs in through the login form with a demo account (`demo-logins.txt` in the data dir; the
 viewer by default: after `demo --once` the sandbox AWS is gone, and the operator's action panel
 would say it cannot read the instance's state), opens the busiest EC2 instance's detail page
-(read from the warehouse), and saves login.png, overview.png, resource-detail.png, map.png and
-alerts.png in docs/screenshots/.
+(read from the warehouse), and saves login.png, overview.png, resource-detail.png, map.png,
+alerts.png and analytics.png in docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -91,7 +91,9 @@ def main() -> None:
         "--data-dir", type=Path, required=True, help="the demo's data dir (logins, warehouse)"
     )
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "docs" / "screenshots")
-    parser.add_argument("--role", default="viewer", help="the demo account to sign in as (admin, viewer)")
+    parser.add_argument(
+        "--role", default="viewer", help="the demo account to sign in as (admin, operator, viewer)"
+    )
     args = parser.parse_args()
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -115,6 +117,7 @@ def main() -> None:
         shoot(page, f"{base}/resource_detail?id={resource_id}", args.out / "resource-detail.png")
         shoot(page, f"{base}/map", args.out / "map.png")
         shoot(page, f"{base}/alerts", args.out / "alerts.png")
+        shoot(page, f"{base}/analytics?analytics_tab=Anomalies", args.out / "analytics.png")
         browser.close()
 
 

@@ -457,7 +457,9 @@ analysed_until = None if newest is None else pd.Timestamp(newest)
 last_run = (
     "no analysis stored yet"
     if analysed_until is None
-    else f"last analysis up to {page.local(analysed_until.to_pydatetime()):%Y-%m-%d %H:%M}"
+    # Derived from what the runs stored (no table records a run itself), so it names the newest
+    # finding, which can be older than the run that produced it.
+    else f"newest stored finding {page.local(analysed_until.to_pydatetime()):%Y-%m-%d %H:%M}"
 )
 st.caption(f"{scope} · {last_run} ({page.timezone.key})")
 

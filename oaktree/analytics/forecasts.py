@@ -24,9 +24,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from oaktree.warehouse.buckets import bucket_start_sql
 from oaktree.warehouse.lake import cursor
 from oaktree.warehouse.read import bucket_value_sql, in_list
 from oaktree.warehouse.schema import FORECASTS, RESOURCES, Resolution
+
+DAY_SECONDS = int(Resolution.DAY.width.total_seconds())
 
 HORIZON_HOURS = 24
 LOOKBACK = timedelta(days=14)
@@ -128,9 +131,9 @@ def days_until_threshold(
         local.execute("SET TimeZone = 'UTC'")
         local.register("hourly", history)
         return local.execute(
-            """
+            f"""
             WITH peaks AS (
-                SELECT resource_id, metric_name, statistic, date_trunc('day', ts) AS day,
+                SELECT resource_id, metric_name, statistic, {bucket_start_sql("ts", DAY_SECONDS)} AS day,
                        max(value) AS peak, any_value(threshold) AS threshold
                 FROM hourly GROUP BY ALL
             ), trend AS (
